@@ -1,0 +1,6 @@
+//! The JSON API under `/api/v1`, described by the OpenAPI document at `/api/openapi.json`.
+
+pub mod dto;
+pub mod meta;
+pub mod openapi;
+pub mod traces;

@@ -1,0 +1,490 @@
+//! Trace endpoints: upload, list, read, step, export, delete.
+
+use crate::api::dto::{
+    Created, SlowStepDto, StepDto, TraceDetail, TraceList, TraceStatsDto, TraceSummary, WarningDto,
+    trace_url, us_to_ms,
+};
+use crate::app::AppState;
+use crate::problem::Problem;
+use agenttrace_core::ingest::{IngestOptions, Prepared};
+use agenttrace_core::native;
+use agenttrace_core::timefmt::parse_timestamp_str;
+use agenttrace_core::{Status, Step, Trace};
+use agenttrace_store::{Cursor, DEFAULT_PROJECT, NewTrace, TraceFilter, TraceRecord};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+/// Default and largest page sizes of the list.
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 200;
+
+/// Upload a trace.
+///
+/// The body is a trace document (`application/json`, recognised by content whatever the type
+/// says) or `multipart/form-data` with the document in the field `file` and an optional `name`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/traces",
+    tag = "traces",
+    request_body(
+        description = "A native trace document, or multipart/form-data with fields `file` and `name`",
+        content(
+            (serde_json::Value = "application/json"),
+            (String = "multipart/form-data"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "Stored", body = Created,
+         headers(("Location" = String, description = "The trace's API URL"))),
+        (status = 400, description = "Malformed JSON, invalid UTF-8, empty body or missing `file` field", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over a size, step or nesting limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Valid JSON that is not a trace", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn upload(State(state): State<AppState>, request: Request) -> Result<Response, Problem> {
+    let upload = read_upload(&state, request).await?;
+    let limits = state.limits;
+    let redactor = state.redactor.clone();
+    let prepared = tokio::task::spawn_blocking(move || {
+        agenttrace_core::prepare(
+            &upload.bytes,
+            IngestOptions {
+                limits: &limits,
+                redactor: &redactor,
+                name: upload.name.as_deref(),
+                fallback_name: upload.file_name.as_deref(),
+            },
+        )
+    })
+    .await
+    .map_err(|e| Problem::internal(&e))??;
+    let record = store_prepared(&state, &prepared).await?;
+    let body = Created {
+        id: record.id.clone(),
+        name: record.name.clone(),
+        steps: record.stats.step_count,
+        errors: record.stats.error_count,
+        redactions: record.redactions,
+        url: trace_url(&record.id),
+        warnings: prepared
+            .warnings
+            .into_iter()
+            .map(|w| WarningDto {
+                pointer: w.pointer,
+                message: w.message,
+            })
+            .collect(),
+    };
+    let location = format!("/api/v1/traces/{}", record.id);
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+async fn store_prepared(state: &AppState, prepared: &Prepared) -> Result<TraceRecord, Problem> {
+    let record = state
+        .store
+        .insert_trace(NewTrace {
+            trace: &prepared.trace,
+            project_id: DEFAULT_PROJECT,
+            created_by: None,
+        })
+        .await?;
+    if prepared.redaction.total > 0 {
+        let paths: Vec<String> = prepared
+            .redaction
+            .paths
+            .iter()
+            .map(|p| format!("{} ({})", p.pointer, p.rule))
+            .collect();
+        tracing::warn!(
+            target: "security",
+            event = "data_sanitized",
+            trace_id = %record.id,
+            redactions = prepared.redaction.total,
+            paths = ?paths,
+            "secrets removed before storage"
+        );
+    }
+    tracing::info!(
+        trace_id = %record.id,
+        steps = record.stats.step_count,
+        bytes = record.size_bytes,
+        "trace stored"
+    );
+    Ok(record)
+}
+
+/// The document of an upload and the names that came with it.
+struct Upload {
+    bytes: Bytes,
+    name: Option<String>,
+    file_name: Option<String>,
+}
+
+async fn read_upload(state: &AppState, request: Request) -> Result<Upload, Problem> {
+    let max_body = state.limits.max_body_bytes;
+    if let Some(length) = content_length(request.headers()) {
+        if length > max_body {
+            return Err(Problem::too_large(
+                "the request body",
+                max_body,
+                Some(length),
+            ));
+        }
+    }
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    if !is_multipart {
+        let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|_| Problem::too_large("the request body", max_body, None))?;
+        return Ok(Upload {
+            bytes,
+            name: None,
+            file_name: None,
+        });
+    }
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "bad-multipart", e.body_text()))?;
+    let mut file = None;
+    let mut file_name = None;
+    let mut name = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(multipart_problem(max_body))?
+    {
+        match field.name() {
+            Some("file") if file.is_none() => {
+                file_name = field.file_name().map(display_file_name);
+                file = Some(field.bytes().await.map_err(multipart_problem(max_body))?);
+            }
+            Some("name") => {
+                let text = field.text().await.map_err(multipart_problem(max_body))?;
+                if text.len() > 1024 {
+                    return Err(Problem::bad_parameter(
+                        "name",
+                        "the name is longer than 1024 bytes",
+                    ));
+                }
+                name = Some(text);
+            }
+            // Other fields are read and dropped so the stream can go on.
+            _ => {
+                field.bytes().await.map_err(multipart_problem(max_body))?;
+            }
+        }
+    }
+    let Some(bytes) = file else {
+        return Err(Problem::bad_parameter(
+            "file",
+            "a multipart upload needs the trace document in a field named `file`",
+        ));
+    };
+    Ok(Upload {
+        bytes,
+        name,
+        file_name,
+    })
+}
+
+fn multipart_problem(
+    max_body: u64,
+) -> impl Fn(axum::extract::multipart::MultipartError) -> Problem {
+    move |error| {
+        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::too_large("the request body", max_body, None)
+        } else {
+            Problem::new(StatusCode::BAD_REQUEST, "bad-multipart", error.body_text())
+        }
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// A file name as a trace name: the last path component without its extension, stripped of
+/// control characters and cut to 200 characters. It is never used as a path.
+pub fn display_file_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let stem = match last.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem,
+        _ => last,
+    };
+    stem.chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// Query parameters of the trace list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// `ok`, `error` or `running`.
+    status: Option<String>,
+    /// Words that must all occur in the trace's name or its steps' text (prefix match).
+    q: Option<String>,
+    /// Received at or after (RFC 3339 or Unix seconds/milliseconds).
+    since: Option<String>,
+    /// Received at or before (RFC 3339 or Unix seconds/milliseconds).
+    until: Option<String>,
+}
+
+impl ListParams {
+    fn into_filter(self) -> Result<TraceFilter, Problem> {
+        let limit = match self.limit.as_deref() {
+            None | Some("") => DEFAULT_PAGE,
+            Some(text) => match text.parse::<u32>() {
+                Ok(n @ 1..=MAX_PAGE) => n,
+                _ => {
+                    return Err(Problem::bad_parameter(
+                        "limit",
+                        format!("`limit` must be a whole number from 1 to {MAX_PAGE}"),
+                    ));
+                }
+            },
+        };
+        let cursor = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(token) => Some(Cursor::decode(token).ok_or_else(|| {
+                Problem::bad_parameter("cursor", "`cursor` is not a cursor this server issued")
+            })?),
+        };
+        let status = match self.status.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(text.parse::<Status>().map_err(|_| {
+                Problem::bad_parameter("status", "`status` must be one of ok, error, running")
+            })?),
+        };
+        let time = |name: &str, value: Option<String>| -> Result<Option<i64>, Problem> {
+            match value.as_deref() {
+                None | Some("") => Ok(None),
+                Some(text) => parse_timestamp_str(text).map(Some).ok_or_else(|| {
+                    Problem::bad_parameter(
+                        name,
+                        format!(
+                            "`{name}` must be an RFC 3339 time (2024-01-15T14:30:22Z) or Unix seconds or milliseconds"
+                        ),
+                    )
+                }),
+            }
+        };
+        let query = self.q.filter(|q| !q.trim().is_empty());
+        if query.as_ref().is_some_and(|q| q.len() > 1000) {
+            return Err(Problem::bad_parameter("q", "`q` is longer than 1000 bytes"));
+        }
+        Ok(TraceFilter {
+            project_id: None,
+            status,
+            query,
+            since_us: time("since", self.since)?,
+            until_us: time("until", self.until)?,
+            limit,
+            cursor,
+        })
+    }
+}
+
+/// List traces, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/traces",
+    tag = "traces",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of traces", body = TraceList),
+        (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<TraceList>, Problem> {
+    let Query(params) = params.map_err(|e| Problem::bad_parameter("query", e.body_text()))?;
+    let filter = params.into_filter()?;
+    let page = state.store.list_traces(&filter).await?;
+    Ok(Json(TraceList {
+        items: page.items.iter().map(TraceSummary::from).collect(),
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
+}
+
+async fn find_trace(state: &AppState, id: &str) -> Result<TraceRecord, Problem> {
+    state
+        .store
+        .get_trace(id)
+        .await?
+        .ok_or_else(|| Problem::not_found("trace"))
+}
+
+/// Read a trace with all its steps.
+#[utoipa::path(
+    get,
+    path = "/api/v1/traces/{id}",
+    tag = "traces",
+    params(("id" = String, Path, description = "Trace id")),
+    responses(
+        (status = 200, description = "The trace", body = TraceDetail),
+        (status = 404, description = "No such trace", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TraceDetail>, Problem> {
+    let record = find_trace(&state, &id).await?;
+    let steps = state.store.get_steps(&id).await?;
+    let stats = &record.stats;
+    Ok(Json(TraceDetail {
+        summary: TraceSummary::from(&record),
+        metadata: record.metadata.clone(),
+        stats: TraceStatsDto {
+            kinds: stats.kinds.clone(),
+            models: stats.models.clone(),
+            slowest: stats
+                .slowest
+                .iter()
+                .map(|s| SlowStepDto {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    kind: s.kind.as_str().to_owned(),
+                    duration_ms: us_to_ms(s.duration_us),
+                })
+                .collect(),
+        },
+        steps: steps.into_iter().map(StepDto::from).collect(),
+    }))
+}
+
+/// Read one step of a trace.
+#[utoipa::path(
+    get,
+    path = "/api/v1/traces/{id}/steps/{step_id}",
+    tag = "traces",
+    params(
+        ("id" = String, Path, description = "Trace id"),
+        ("step_id" = String, Path, description = "Step id"),
+    ),
+    responses(
+        (status = 200, description = "The step", body = StepDto),
+        (status = 404, description = "No such trace or step", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_step(
+    State(state): State<AppState>,
+    Path((id, step_id)): Path<(String, String)>,
+) -> Result<Json<StepDto>, Problem> {
+    let step = state
+        .store
+        .get_step(&id, &step_id)
+        .await?
+        .ok_or_else(|| Problem::not_found("step"))?;
+    Ok(Json(StepDto::from(step)))
+}
+
+/// Download a trace in the native format; uploading the file again gives the same trace.
+#[utoipa::path(
+    get,
+    path = "/api/v1/traces/{id}/export",
+    tag = "traces",
+    params(("id" = String, Path, description = "Trace id")),
+    responses(
+        (status = 200, description = "The native trace document", body = serde_json::Value,
+         headers(("Content-Disposition" = String, description = "attachment with a file name"))),
+        (status = 404, description = "No such trace", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn export(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let record = find_trace(&state, &id).await?;
+    let steps = state.store.get_steps(&id).await?;
+    let doc = native::export(&record_to_trace(record, steps));
+    let body = serde_json::to_vec_pretty(&doc).map_err(|e| Problem::internal(&e))?;
+    let disposition = format!("attachment; filename=\"trace-{id}.json\"");
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+fn record_to_trace(record: TraceRecord, steps: Vec<Step>) -> Trace {
+    Trace {
+        name: record.name,
+        description: record.description,
+        source_format: record.source_format,
+        status: record.status,
+        tags: record.tags,
+        metadata: record.metadata,
+        session_id: record.session_id,
+        steps,
+        stats: record.stats,
+        size_bytes: record.size_bytes,
+        redactions: record.redactions,
+    }
+}
+
+/// Delete a trace and its steps.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/traces/{id}",
+    tag = "traces",
+    params(("id" = String, Path, description = "Trace id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such trace", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    if state.store.delete_trace(&id).await? {
+        tracing::info!(trace_id = %id, "trace deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Problem::not_found("trace"))
+    }
+}

@@ -1,0 +1,100 @@
+//! Storage for AgentTrace: the [`Store`] trait the server and the CLI talk to, and its engines.
+//!
+//! The trait speaks in the core's model and promises nothing engine-specific: each call is atomic
+//! on its own (an ingest is one transaction), ids are opaque strings, cursors are opaque tokens,
+//! and search answers the same queries on every engine. SQLite is the embedded default; the
+//! PostgreSQL engine implements the same trait.
+
+mod cursor;
+pub mod search_text;
+pub mod sqlite;
+
+use agenttrace_core::{Status, Step, Trace, TraceStats};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+pub use cursor::Cursor;
+pub use sqlite::SqliteStore;
+
+/// The project traces go to until accounts and projects exist.
+pub const DEFAULT_PROJECT: &str = "default";
+
+/// A stored trace without its steps: what lists show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceRecord {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub source_format: String,
+    pub status: Status,
+    pub tags: Vec<String>,
+    pub metadata: Map<String, Value>,
+    pub session_id: Option<String>,
+    pub stats: TraceStats,
+    pub size_bytes: u64,
+    pub redactions: u64,
+    pub created_by: Option<String>,
+    pub created_at_us: i64,
+}
+
+/// Which traces to list. Times are microseconds since the epoch and apply to the time a trace
+/// was received.
+#[derive(Debug, Clone, Default)]
+pub struct TraceFilter {
+    pub project_id: Option<String>,
+    pub status: Option<Status>,
+    /// Words that must all occur (as word prefixes) in the trace's name or step text.
+    pub query: Option<String>,
+    pub since_us: Option<i64>,
+    pub until_us: Option<i64>,
+    pub limit: u32,
+    pub cursor: Option<Cursor>,
+}
+
+/// One page of a listing, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracePage {
+    pub items: Vec<TraceRecord>,
+    /// Pass this back as the cursor to get the next page; `None` on the last page.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// A trace to insert, with who sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTrace<'a> {
+    pub trace: &'a Trace,
+    pub project_id: &'a str,
+    pub created_by: Option<&'a str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("cannot open the data folder {path}: {reason}")]
+    DataDir { path: String, reason: String },
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a trace and its steps in one transaction and returns the stored record.
+    async fn insert_trace(&self, new: NewTrace<'_>) -> Result<TraceRecord, StoreError>;
+    async fn list_traces(&self, filter: &TraceFilter) -> Result<TracePage, StoreError>;
+    async fn get_trace(&self, id: &str) -> Result<Option<TraceRecord>, StoreError>;
+    /// The steps of a trace in document order.
+    async fn get_steps(&self, trace_id: &str) -> Result<Vec<Step>, StoreError>;
+    async fn get_step(&self, trace_id: &str, step_id: &str) -> Result<Option<Step>, StoreError>;
+    /// Deletes a trace with its steps; `false` when there was none.
+    async fn delete_trace(&self, id: &str) -> Result<bool, StoreError>;
+    /// Counts traces and steps (for checks after import or migration).
+    async fn counts(&self) -> Result<(u64, u64), StoreError>;
+    /// Answers when the database can be reached.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Waits for open work and closes the database cleanly.
+    async fn close(&self);
+}

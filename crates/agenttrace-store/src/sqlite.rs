@@ -1,0 +1,478 @@
+//! The embedded SQLite store: one file in the data folder, WAL journal, migrations embedded in
+//! the binary, and one `BEGIN IMMEDIATE` transaction per ingest so concurrent writers queue on the
+//! database lock instead of failing half-way.
+
+use crate::search_text::{query_terms, trace_text};
+use crate::{Cursor, NewTrace, Store, StoreError, TraceFilter, TracePage, TraceRecord};
+use agenttrace_core::timefmt::now_us;
+use agenttrace_core::{Status, Step, StepError, StepKind, TraceStats, Usage};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The database file's name inside the data folder.
+pub const DB_FILE: &str = "agenttrace.db";
+
+/// Rows per multi-row `INSERT` of steps: 19 parameters each, well under SQLite's limit.
+const STEP_ROWS_PER_INSERT: usize = 200;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const TRACE_COLUMNS: &str = "id, project_id, name, description, source_format, status, \
+    start_us, end_us, duration_us, step_count, error_count, input_tokens, output_tokens, \
+    total_tokens, cost, tags, metadata, session_id, size_bytes, redactions, stats, created_by, \
+    created_at_us";
+
+const STEP_COLUMNS: &str = "seq, step_id, parent_id, kind, name, start_us, end_us, duration_us, \
+    status, input, output, error, model, input_tokens, output_tokens, total_tokens, cost, metadata";
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating on first use) the database in `data_dir` and runs its migrations.
+    pub async fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        create_private_dir(data_dir)?;
+        Self::open_file(&data_dir.join(DB_FILE)).await
+    }
+
+    /// Opens (creating on first use) the database file at `path` and runs its migrations.
+    pub async fn open_file(path: &Path) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL loses nothing committed when the process dies; only an OS
+            // crash or power cut can lose the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore {
+            pool,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs SQLite's own consistency check; returns its findings (`["ok"]` when sound).
+    pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
+            .collect()
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let fail = |e: std::io::Error| StoreError::DataDir {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(fail)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_trace(&self, new: NewTrace<'_>) -> Result<TraceRecord, StoreError> {
+        let trace = new.trace;
+        let id = uuid::Uuid::now_v7().to_string();
+        let created_at_us = now_us();
+        let stats = &trace.stats;
+        let search_body = trace_text(trace);
+
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO traces (id, project_id, name, description, source_format, status, \
+             start_us, end_us, duration_us, step_count, error_count, input_tokens, output_tokens, \
+             total_tokens, cost, tags, metadata, session_id, size_bytes, redactions, stats, \
+             created_by, created_at_us) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(new.project_id)
+        .bind(&trace.name)
+        .bind(&trace.description)
+        .bind(&trace.source_format)
+        .bind(trace.status.as_str())
+        .bind(stats.start_us)
+        .bind(stats.end_us)
+        .bind(stats.duration_us)
+        .bind(i64::from(stats.step_count))
+        .bind(i64::from(stats.error_count))
+        .bind(to_i64(stats.usage.input_tokens))
+        .bind(to_i64(stats.usage.output_tokens))
+        .bind(to_i64(stats.usage.total_tokens))
+        .bind(stats.cost)
+        .bind(json_text(&trace.tags)?)
+        .bind(json_text(&trace.metadata)?)
+        .bind(&trace.session_id)
+        .bind(i64::try_from(trace.size_bytes).unwrap_or(i64::MAX))
+        .bind(i64::try_from(trace.redactions).unwrap_or(i64::MAX))
+        .bind(json_text(stats)?)
+        .bind(new.created_by)
+        .bind(created_at_us)
+        .execute(&mut *tx)
+        .await?;
+
+        for chunk in trace.steps.chunks(STEP_ROWS_PER_INSERT) {
+            let rows = chunk
+                .iter()
+                .map(StepRow::from_step)
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut insert = QueryBuilder::<Sqlite>::new(format!(
+                "INSERT INTO steps (trace_id, {STEP_COLUMNS}) "
+            ));
+            insert.push_values(rows, |mut b, row| {
+                b.push_bind(&id)
+                    .push_bind(row.seq)
+                    .push_bind(row.step_id)
+                    .push_bind(row.parent_id)
+                    .push_bind(row.kind)
+                    .push_bind(row.name)
+                    .push_bind(row.start_us)
+                    .push_bind(row.end_us)
+                    .push_bind(row.duration_us)
+                    .push_bind(row.status)
+                    .push_bind(row.input)
+                    .push_bind(row.output)
+                    .push_bind(row.error)
+                    .push_bind(row.model)
+                    .push_bind(row.input_tokens)
+                    .push_bind(row.output_tokens)
+                    .push_bind(row.total_tokens)
+                    .push_bind(row.cost)
+                    .push_bind(row.metadata);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO trace_search (trace_id, body) VALUES (?, ?)")
+            .bind(&id)
+            .bind(search_body)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+
+        Ok(TraceRecord {
+            id,
+            project_id: new.project_id.to_owned(),
+            name: trace.name.clone(),
+            description: trace.description.clone(),
+            source_format: trace.source_format.clone(),
+            status: trace.status,
+            tags: trace.tags.clone(),
+            metadata: trace.metadata.clone(),
+            session_id: trace.session_id.clone(),
+            stats: trace.stats.clone(),
+            size_bytes: trace.size_bytes,
+            redactions: trace.redactions,
+            created_by: new.created_by.map(str::to_owned),
+            created_at_us,
+        })
+    }
+
+    async fn list_traces(&self, filter: &TraceFilter) -> Result<TracePage, StoreError> {
+        let limit = filter.limit.clamp(1, 1000);
+        let mut query =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {TRACE_COLUMNS} FROM traces WHERE 1 = 1"));
+        if let Some(project_id) = &filter.project_id {
+            query.push(" AND project_id = ").push_bind(project_id);
+        }
+        if let Some(status) = filter.status {
+            query.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(since) = filter.since_us {
+            query.push(" AND created_at_us >= ").push_bind(since);
+        }
+        if let Some(until) = filter.until_us {
+            query.push(" AND created_at_us <= ").push_bind(until);
+        }
+        if let Some(cursor) = &filter.cursor {
+            query
+                .push(" AND (created_at_us < ")
+                .push_bind(cursor.created_at_us)
+                .push(" OR (created_at_us = ")
+                .push_bind(cursor.created_at_us)
+                .push(" AND id < ")
+                .push_bind(&cursor.id)
+                .push("))");
+        }
+        if let Some(match_expr) = filter.query.as_deref().and_then(fts_match_expression) {
+            query
+                .push(" AND id IN (SELECT trace_id FROM trace_search WHERE trace_search MATCH ")
+                .push_bind(match_expr)
+                .push(")");
+        }
+        query
+            .push(" ORDER BY created_at_us DESC, id DESC LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let mut items = rows
+            .iter()
+            .map(trace_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|t| Cursor {
+                created_at_us: t.created_at_us,
+                id: t.id.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(TracePage { items, next_cursor })
+    }
+
+    async fn get_trace(&self, id: &str) -> Result<Option<TraceRecord>, StoreError> {
+        let sql = format!("SELECT {TRACE_COLUMNS} FROM traces WHERE id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(trace_from_row).transpose()
+    }
+
+    async fn get_steps(&self, trace_id: &str) -> Result<Vec<Step>, StoreError> {
+        let sql = format!("SELECT {STEP_COLUMNS} FROM steps WHERE trace_id = ? ORDER BY seq");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(trace_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(step_from_row).collect()
+    }
+
+    async fn get_step(&self, trace_id: &str, step_id: &str) -> Result<Option<Step>, StoreError> {
+        let sql = format!("SELECT {STEP_COLUMNS} FROM steps WHERE trace_id = ? AND step_id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(trace_id)
+            .bind(step_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(step_from_row).transpose()
+    }
+
+    async fn delete_trace(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let deleted = sqlx::query("DELETE FROM traces WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM trace_search WHERE trace_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    async fn counts(&self) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query("SELECT (SELECT COUNT(*) FROM traces), (SELECT COUNT(*) FROM steps)")
+            .fetch_one(&self.pool)
+            .await?;
+        let traces: i64 = row.try_get(0)?;
+        let steps: i64 = row.try_get(1)?;
+        Ok((
+            u64::try_from(traces).unwrap_or(0),
+            u64::try_from(steps).unwrap_or(0),
+        ))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        // Folds the WAL back into the database file so a closed data folder is one file.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(error = %e, "wal checkpoint at close failed");
+        }
+        self.pool.close().await;
+    }
+}
+
+/// Turns a user's query into an FTS5 expression: every term quoted (so no FTS syntax can be
+/// injected) and matched as a prefix. `None` when the query has no searchable term.
+fn fts_match_expression(query: &str) -> Option<String> {
+    let terms = query_terms(query);
+    if terms.is_empty() {
+        return None;
+    }
+    Some(
+        terms
+            .iter()
+            .map(|t| format!("\"{}\"*", t.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND "),
+    )
+}
+
+struct StepRow {
+    seq: i64,
+    step_id: String,
+    parent_id: Option<String>,
+    kind: &'static str,
+    name: String,
+    start_us: Option<i64>,
+    end_us: Option<i64>,
+    duration_us: Option<i64>,
+    status: &'static str,
+    input: Option<String>,
+    output: Option<String>,
+    error: Option<String>,
+    model: Option<String>,
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    total_tokens: Option<i64>,
+    cost: Option<f64>,
+    metadata: String,
+}
+
+impl StepRow {
+    fn from_step(step: &Step) -> Result<StepRow, StoreError> {
+        Ok(StepRow {
+            seq: i64::from(step.seq),
+            step_id: step.id.clone(),
+            parent_id: step.parent_id.clone(),
+            kind: step.kind.as_str(),
+            name: step.name.clone(),
+            start_us: step.start_us,
+            end_us: step.end_us,
+            duration_us: step.duration_us,
+            status: step.status.as_str(),
+            input: step.input.as_ref().map(json_text).transpose()?,
+            output: step.output.as_ref().map(json_text).transpose()?,
+            error: step.error.as_ref().map(json_text).transpose()?,
+            model: step.model.clone(),
+            input_tokens: to_i64(step.usage.input_tokens),
+            output_tokens: to_i64(step.usage.output_tokens),
+            total_tokens: to_i64(step.usage.total_tokens),
+            cost: step.cost,
+            metadata: json_text(&step.metadata)?,
+        })
+    }
+}
+
+fn to_i64(value: Option<u64>) -> Option<i64> {
+    value.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn to_u64(value: Option<i64>) -> Option<u64> {
+    value.map(|v| u64::try_from(v).unwrap_or(0))
+}
+
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn parse_enum<T: FromStr>(text: &str, what: &str) -> Result<T, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unknown {what} {text:?}")))
+}
+
+fn trace_from_row(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
+    let stats_text: String = row.try_get("stats")?;
+    let mut stats: TraceStats = from_json(&stats_text, "trace stats")?;
+    // The columns are the source of truth for what lists filter on.
+    stats.step_count = u32::try_from(row.try_get::<i64, _>("step_count")?).unwrap_or(0);
+    stats.error_count = u32::try_from(row.try_get::<i64, _>("error_count")?).unwrap_or(0);
+    stats.usage = Usage {
+        input_tokens: to_u64(row.try_get("input_tokens")?),
+        output_tokens: to_u64(row.try_get("output_tokens")?),
+        total_tokens: to_u64(row.try_get("total_tokens")?),
+    };
+    let tags: String = row.try_get("tags")?;
+    let metadata: String = row.try_get("metadata")?;
+    let status: String = row.try_get("status")?;
+    Ok(TraceRecord {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        source_format: row.try_get("source_format")?,
+        status: parse_enum::<Status>(&status, "status")?,
+        tags: from_json(&tags, "tags")?,
+        metadata: from_json::<Map<String, Value>>(&metadata, "metadata")?,
+        session_id: row.try_get("session_id")?,
+        stats,
+        size_bytes: u64::try_from(row.try_get::<i64, _>("size_bytes")?).unwrap_or(0),
+        redactions: u64::try_from(row.try_get::<i64, _>("redactions")?).unwrap_or(0),
+        created_by: row.try_get("created_by")?,
+        created_at_us: row.try_get("created_at_us")?,
+    })
+}
+
+fn optional_json<T: serde::de::DeserializeOwned>(
+    row: &SqliteRow,
+    column: &str,
+) -> Result<Option<T>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| from_json(&t, column)).transpose()
+}
+
+fn step_from_row(row: &SqliteRow) -> Result<Step, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let metadata: String = row.try_get("metadata")?;
+    Ok(Step {
+        id: row.try_get("step_id")?,
+        parent_id: row.try_get("parent_id")?,
+        seq: u32::try_from(row.try_get::<i64, _>("seq")?).unwrap_or(0),
+        kind: parse_enum::<StepKind>(&kind, "kind")?,
+        name: row.try_get("name")?,
+        start_us: row.try_get("start_us")?,
+        end_us: row.try_get("end_us")?,
+        duration_us: row.try_get("duration_us")?,
+        status: parse_enum::<Status>(&status, "status")?,
+        input: optional_json(row, "input")?,
+        output: optional_json(row, "output")?,
+        error: optional_json::<StepError>(row, "error")?,
+        model: row.try_get("model")?,
+        usage: Usage {
+            input_tokens: to_u64(row.try_get("input_tokens")?),
+            output_tokens: to_u64(row.try_get("output_tokens")?),
+            total_tokens: to_u64(row.try_get("total_tokens")?),
+        },
+        cost: row.try_get("cost")?,
+        metadata: from_json(&metadata, "step metadata")?,
+    })
+}

@@ -1,0 +1,195 @@
+//! Command-line arguments and the `serve` command.
+
+use crate::import;
+use agenttrace_core::Limits;
+use agenttrace_core::limits::MIB;
+use agenttrace_core::redact::RedactConfig;
+use agenttrace_server::config::DEFAULT_BIND;
+use agenttrace_server::serve::shutdown_signal;
+use agenttrace_server::{Config, Server};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// AgentTrace: the debugger for AI agents.
+///
+/// Send your agents' traces to AgentTrace (upload a file, POST to its API) and step through each
+/// run: every step's inputs, outputs, tokens, cost and errors. Secrets are removed before
+/// anything is stored.
+#[derive(Debug, Parser)]
+#[command(name = "agenttrace", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    /// Log filter (e.g. `info`, `debug`, `agenttrace_server=debug`).
+    #[arg(long, env = "AGENTTRACE_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: the API, ingestion and (soon) the web UI.
+    ///
+    /// Creates the data folder and its database on first start, prints the URL, and shuts down
+    /// gracefully on Ctrl-C or SIGTERM: requests in flight finish and the database is closed.
+    Serve(ServeArgs),
+    /// Load trace files into the data folder without a server.
+    ///
+    /// Takes files and folders (read recursively; JSON is recognised by content, not by file
+    /// name) and prints what was imported and what was rejected, and why. Exits with 1 when any
+    /// file was rejected.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "AGENTTRACE_BIND", default_value = DEFAULT_BIND)]
+    pub bind: SocketAddr,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Trace files or folders of trace files.
+    #[arg(required = true, value_name = "FILE_OR_DIR")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options shared by every command that touches the data.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Folder holding the database; created on first use.
+    #[arg(long, env = "AGENTTRACE_DATA_DIR", default_value = "./agenttrace-data")]
+    pub data_dir: PathBuf,
+
+    /// Largest request body or file, in bytes.
+    #[arg(long, env = "AGENTTRACE_MAX_BODY_BYTES", default_value_t = 10 * MIB)]
+    pub max_body_bytes: u64,
+
+    /// Largest trace document, in bytes.
+    #[arg(long, env = "AGENTTRACE_MAX_TRACE_BYTES", default_value_t = 5 * MIB)]
+    pub max_trace_bytes: u64,
+
+    /// Most steps in one trace.
+    #[arg(long, env = "AGENTTRACE_MAX_STEPS", default_value_t = 1000)]
+    pub max_steps: u32,
+
+    /// Deepest nesting of JSON arrays and objects (1 to 127).
+    #[arg(long, env = "AGENTTRACE_MAX_DEPTH", default_value_t = 100)]
+    pub max_depth: u32,
+
+    /// Extra key names whose values are secrets (comma-separated).
+    #[arg(long, env = "AGENTTRACE_REDACT_KEYS", value_delimiter = ',')]
+    pub redact_keys: Vec<String>,
+
+    /// Extra secret patterns as NAME=REGEX (repeat the flag; in the environment, one per line).
+    #[arg(
+        long,
+        env = "AGENTTRACE_REDACT_PATTERNS",
+        value_delimiter = '\n',
+        value_name = "NAME=REGEX"
+    )]
+    pub redact_patterns: Vec<String>,
+
+    /// Exact values never to redact (comma-separated).
+    #[arg(long, env = "AGENTTRACE_REDACT_ALLOW", value_delimiter = ',')]
+    pub redact_allow: Vec<String>,
+}
+
+impl CommonArgs {
+    pub fn limits(&self) -> Result<Limits, String> {
+        let limits = Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_trace_bytes: self.max_trace_bytes,
+            max_steps: self.max_steps,
+            max_depth: self.max_depth,
+        };
+        limits.validate()?;
+        Ok(limits)
+    }
+
+    pub fn redact_config(&self) -> Result<RedactConfig, String> {
+        let extra_patterns = self
+            .redact_patterns
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                p.split_once('=')
+                    .map(|(name, regex)| (name.trim().to_owned(), regex.to_owned()))
+                    .filter(|(name, _)| !name.is_empty())
+                    .ok_or_else(|| {
+                        "a redaction pattern must be written NAME=REGEX (e.g. acme-key=acme_[a-z0-9]{32})"
+                            .to_owned()
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let clean = |items: &[String]| -> Vec<String> {
+            items
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        Ok(RedactConfig {
+            extra_keys: clean(&self.redact_keys),
+            extra_patterns,
+            allow: clean(&self.redact_allow),
+        })
+    }
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Import(args) => import::run(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let config = match server_config(&args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match Server::bind(&config).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match server.local_addr() {
+        Ok(addr) => println!(
+            "AgentTrace is listening on http://{addr}  (data folder: {})",
+            config.data_dir.display()
+        ),
+        Err(e) => eprintln!("warning: cannot read the bound address: {e}"),
+    }
+    match server.run(shutdown_signal()).await {
+        Ok(()) => {
+            println!("AgentTrace stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn server_config(args: &ServeArgs) -> Result<Config, String> {
+    let mut config = Config::new(args.bind, args.common.data_dir.clone());
+    config.limits = args.common.limits()?;
+    config.redact = args.common.redact_config()?;
+    Ok(config)
+}
