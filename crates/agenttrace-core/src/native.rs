@@ -316,13 +316,6 @@ impl StepDecoder {
                 _ => Status::Ok,
             }
         };
-        let error = match (error, status) {
-            (None, Status::Error) if status_text.is_some() => Some(StepError {
-                message: "the step reported status error".to_owned(),
-                ..StepError::default()
-            }),
-            (error, _) => error,
-        };
 
         let name = name
             .filter(|n| !n.trim().is_empty())
@@ -790,4 +783,145 @@ fn export_step(step: &Step) -> Value {
         out.insert("metadata".to_owned(), Value::Object(metadata));
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{SynthSpec, generate};
+    use proptest::prelude::*;
+
+    fn decode_ok(doc: Value) -> Decoded {
+        decode(doc, &Limits::default(), 0).unwrap()
+    }
+
+    #[test]
+    fn generated_ids_never_collide_with_given_ones() {
+        let decoded = decode_ok(json!([{}, {"id": "step-1"}, {}, {"id": "step-3-1"}, {"id": "step-3"}]));
+        let ids: Vec<&str> = decoded.trace.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["step-1-1", "step-1", "step-3-2", "step-3-1", "step-3"]);
+    }
+
+    #[test]
+    fn a_long_chain_of_parents_needs_no_recursion() {
+        let steps: Vec<Value> = (0..1000)
+            .map(|i| json!({"id": i, "parent_id": if i == 0 { Value::Null } else { json!(i - 1) }}))
+            .collect();
+        let decoded = decode_ok(Value::Array(steps));
+        assert_eq!(decoded.trace.steps.len(), 1000);
+        assert!(decoded.warnings.is_empty());
+        assert_eq!(decoded.trace.steps[999].parent_id.as_deref(), Some("998"));
+    }
+
+    #[test]
+    fn a_long_cycle_is_cut_once() {
+        let steps: Vec<Value> = (0..500)
+            .map(|i| json!({"id": i, "parent_id": (i + 1) % 500}))
+            .collect();
+        let decoded = decode_ok(Value::Array(steps));
+        let roots = decoded.trace.steps.iter().filter(|s| s.parent_id.is_none()).count();
+        assert_eq!(roots, 1);
+        assert_eq!(decoded.warnings.len(), 1);
+    }
+
+    #[test]
+    fn kinds_keep_the_source_name() {
+        let decoded = decode_ok(json!([
+            {"type": "LLM"}, {"type": "function_call"}, {"type": "Retriever"}, {"type": "weird"}, {"model": "x"}
+        ]));
+        let kinds: Vec<(StepKind, Option<&Value>)> = decoded
+            .trace
+            .steps
+            .iter()
+            .map(|s| (s.kind, s.metadata.get(SOURCE_TYPE_KEY)))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (StepKind::Llm, None),
+                (StepKind::Tool, Some(&json!("function_call"))),
+                (StepKind::Retrieval, Some(&json!("Retriever"))),
+                (StepKind::Custom, Some(&json!("weird"))),
+                (StepKind::Llm, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn export_then_decode_gives_the_same_trace() {
+        let doc = generate(SynthSpec {
+            steps: 300,
+            target_bytes: 200_000,
+            seed: 7,
+        });
+        let first = decode_ok(doc).trace;
+        let second = decode_ok(export(&first)).trace;
+        assert_eq!(second.steps, first.steps);
+        assert_eq!(second.metadata, first.metadata);
+        assert_eq!(second.tags, first.tags);
+        assert_eq!(second.name, first.name);
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| json!(n)),
+            "[a-z ]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn arb_step() -> impl Strategy<Value = Value> {
+        (
+            prop::option::of("[a-z0-9]{1,6}"),
+            prop::option::of(prop::sample::select(vec![
+                "llm", "tool", "thought", "action", "observation", "error", "generation", "custom_x",
+            ])),
+            prop::option::of(0u64..2_000_000_000_000),
+            prop::option::of(0u32..100_000),
+            prop::option::of(arb_json()),
+            prop::option::of(arb_json()),
+            prop::option::of("[a-zA-Z ]{0,20}"),
+            prop::option::of(0u64..100_000),
+        )
+            .prop_map(|(id, kind, ts, dur, input, output, error, tokens)| {
+                let mut step = Map::new();
+                let mut put = |k: &str, v: Option<Value>| {
+                    if let Some(v) = v {
+                        step.insert(k.to_owned(), v);
+                    }
+                };
+                put("id", id.map(Value::String));
+                put("type", kind.map(|k| json!(k)));
+                put("timestamp", ts.map(|t| json!(t)));
+                put("duration_ms", dur.map(|d| json!(d)));
+                put("input", input);
+                put("output", output);
+                put("error", error.map(Value::String));
+                put("tokens_used", tokens.map(|t| json!(t)));
+                Value::Object(step)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_never_panics_and_exports_round_trip(steps in prop::collection::vec(arb_step(), 0..20)) {
+            if let Ok(decoded) = decode(Value::Array(steps), &Limits::default(), 0) {
+                let again = decode(export(&decoded.trace), &Limits::default(), 0).unwrap();
+                prop_assert_eq!(again.trace.steps, decoded.trace.steps);
+            }
+        }
+
+        #[test]
+        fn any_json_value_is_decoded_or_refused_cleanly(doc in arb_json()) {
+            let _ = decode(doc, &Limits::default(), 0);
+        }
+    }
 }

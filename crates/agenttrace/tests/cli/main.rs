@@ -1,1 +1,246 @@
-fn main() {}
+//! Tests of the `agenttrace` binary itself: help, import, and serve with its graceful shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use agenttrace_store::{SqliteStore, Store};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agenttrace"));
+    command
+        .env_remove("AGENTTRACE_DATA_DIR")
+        .env_remove("AGENTTRACE_BIND");
+    command
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn help_describes_every_command() {
+    let output = bin().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = text(&output);
+    assert!(help.contains("debugger for AI agents"), "{help}");
+    assert!(help.contains("serve") && help.contains("import"), "{help}");
+
+    let output = bin().args(["serve", "--help"]).output().unwrap();
+    let help = text(&output);
+    for needle in [
+        "--bind",
+        "AGENTTRACE_BIND",
+        "--data-dir",
+        "AGENTTRACE_DATA_DIR",
+        "127.0.0.1:8080",
+        "SIGTERM",
+    ] {
+        assert!(help.contains(needle), "serve --help lacks {needle}: {help}");
+    }
+    let output = bin().args(["import", "--help"]).output().unwrap();
+    let help = text(&output);
+    assert!(help.contains("FILE_OR_DIR"), "{help}");
+    assert!(help.contains("by content"), "{help}");
+}
+
+#[tokio::test]
+async fn import_loads_files_and_folders_and_reports_rejections() {
+    let temp = tempfile::tempdir().unwrap();
+    let inbox = temp.path().join("inbox");
+    std::fs::create_dir_all(inbox.join("nested")).unwrap();
+    std::fs::copy(
+        examples().join("weather-agent.json"),
+        inbox.join("weather.json"),
+    )
+    .unwrap();
+    // JSON is recognised by content: a trace without the .json extension is imported.
+    std::fs::copy(
+        examples().join("legacy-steps.json"),
+        inbox.join("nested/run.log"),
+    )
+    .unwrap();
+    std::fs::write(inbox.join("nested/picture.json"), b"\x89PNG\r\n\x1a\nrest").unwrap();
+    std::fs::write(inbox.join("broken.json"), b"{\"steps\": [").unwrap();
+    std::fs::write(inbox.join(".hidden.json"), b"[]").unwrap();
+    let data = temp.path().join("data");
+
+    let output = bin()
+        .arg("import")
+        .arg(&inbox)
+        .arg(examples().join("failing-run.json"))
+        .arg(temp.path().join("missing.json"))
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let report = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(report.contains("imported 3 traces (16 steps"), "{report}");
+    assert!(report.contains("rejected 3 files"), "{report}");
+    assert!(
+        report.contains("picture.json: the content is not JSON"),
+        "{report}"
+    );
+    assert!(
+        report.contains("broken.json: malformed JSON at line 1, column 11"),
+        "{report}"
+    );
+    assert!(report.contains("missing.json"), "{report}");
+    assert!(!report.contains(".hidden"), "{report}");
+
+    let store = SqliteStore::open(&data).await.unwrap();
+    assert_eq!(store.counts().await.unwrap(), (3, 16));
+    store.close().await;
+
+    let output = bin()
+        .args(["import"])
+        .arg(examples().join("weather-agent.json"))
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("imported 1 trace (6 steps"));
+}
+
+/// A running `agenttrace serve` and the address it printed.
+struct Served {
+    child: Child,
+    addr: String,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+fn serve(data: &Path) -> Served {
+    let mut child = bin()
+        .arg("serve")
+        .env("AGENTTRACE_BIND", "127.0.0.1:0")
+        .env("AGENTTRACE_DATA_DIR", data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no URL printed: {line:?}"))
+        .to_owned();
+    assert!(line.contains("data folder"), "{line}");
+    Served {
+        child,
+        addr,
+        stdout,
+    }
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Sends a raw HTTP request head and part of its body, leaving the request in flight.
+fn start_upload(addr: &str, body: &[u8], sent: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/v1/traces HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body[..sent]).unwrap();
+    stream.flush().unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn serve_prints_its_url_and_shuts_down_gracefully_on_sigterm() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("fresh/data");
+    let mut served = serve(&data);
+    assert!(
+        data.join("agenttrace.db").exists(),
+        "the database is created on first start"
+    );
+
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("http://{}/health", served.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    // A request is in flight (half its body sent) when SIGTERM arrives: it must still complete.
+    let body = std::fs::read(examples().join("weather-agent.json")).unwrap();
+    let mut in_flight = start_upload(&served.addr, &body, body.len() / 2);
+    std::thread::sleep(Duration::from_millis(200));
+    terminate(&served.child);
+    std::thread::sleep(Duration::from_millis(300));
+    in_flight.write_all(&body[body.len() / 2..]).unwrap();
+    let mut response = String::new();
+    in_flight.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    let mut rest = String::new();
+    served.stdout.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("stopped cleanly"), "{rest}");
+    let wal = data.join("agenttrace.db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "the database is checkpointed and closed"
+    );
+
+    let store = SqliteStore::open(&data).await.unwrap();
+    assert_eq!(
+        store.counts().await.unwrap(),
+        (1, 6),
+        "the in-flight upload was kept"
+    );
+    assert_eq!(store.integrity_check().await.unwrap(), ["ok"]);
+    store.close().await;
+}
+
+#[test]
+fn serve_refuses_bad_limits_with_a_clear_message() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = bin()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--max-depth",
+            "1000",
+            "--data-dir",
+        ])
+        .arg(temp.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("max depth must be between 1 and 127"),
+        "{}",
+        text(&output)
+    );
+}
