@@ -5,13 +5,14 @@ use agenttrace_server::{Config, Server};
 use reqwest::Client;
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: Client,
+    pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
@@ -46,6 +47,7 @@ pub async fn spawn_app_in(data_dir: &Path, limits: Limits) -> TestApp {
     TestApp {
         addr,
         client: Client::new(),
+        data_dir: data_dir.to_owned(),
         _temp: None,
         shutdown: Some(tx),
         handle: Some(handle),

@@ -6,4 +6,5 @@ mod helpers;
 mod ingest;
 mod list;
 mod meta;
+mod redaction;
 mod rejections;

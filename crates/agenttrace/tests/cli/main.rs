@@ -244,3 +244,56 @@ fn serve_refuses_bad_limits_with_a_clear_message() {
         text(&output)
     );
 }
+
+#[tokio::test]
+async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
+    let temp = tempfile::tempdir().unwrap();
+    let log_path = temp.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = bin()
+        .args(["serve", "--bind", "127.0.0.1:0", "--log", "debug", "--data-dir"])
+        .arg(temp.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+
+    let github = format!("ghp_{}", "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8");
+    let password = "correct-horse-battery-staple-42";
+    let header_token = "header-credential-7c1d9e2f";
+    let doc = serde_json::json!({"name": "leaky", "steps": [
+        {"id": "a", "input": {"token": github, "db": {"password": password}}, "output": "body-marker-text"}
+    ]});
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("http://{addr}/api/v1/traces"))
+        .header("authorization", format!("Bearer {header_token}"))
+        .header("cookie", format!("session={header_token}"))
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // A refused body must not be echoed into the log either.
+    let refused = client
+        .post(format!("http://{addr}/api/v1/traces"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"steps\": [{{\"secret\": \"{password}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    terminate(&child);
+    assert!(child.wait().unwrap().success());
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("data_sanitized"), "{log}");
+    assert!(log.contains("/steps/0/input/token"), "the pointer of each redaction is logged: {log}");
+    for secret in [github.as_str(), password, header_token, "body-marker-text"] {
+        assert!(!log.contains(secret), "{secret:?} reached the log");
+    }
+}
