@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -43,6 +44,9 @@ pub fn router(state: AppState) -> Router {
         // Multipart reads honour this; raw bodies are capped by the upload handler itself, which
         // answers with a problem document instead of a bare 413.
         .layer(DefaultBodyLimit::max(body_limit))
+        // Outside the handlers' size checks, so that the limits apply to the decompressed
+        // bytes: a small gzip body that inflates past the limit is refused with 413.
+        .layer(RequestDecompressionLayer::new().gzip(true))
         // Outermost but one: a panic in any handler becomes a 500 problem, not a dropped connection.
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(Problem::internal(&"handler panicked"))

@@ -151,10 +151,7 @@ async fn read_upload(state: &AppState, request: Request) -> Result<Upload, Probl
                 .starts_with("multipart/form-data")
         });
     if !is_multipart {
-        let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
-        let bytes = axum::body::to_bytes(request.into_body(), limit)
-            .await
-            .map_err(|_| Problem::too_large("the request body", max_body, None))?;
+        let bytes = read_body(request.into_body(), max_body).await?;
         return Ok(Upload {
             bytes,
             name: None,
@@ -204,6 +201,29 @@ async fn read_upload(state: &AppState, request: Request) -> Result<Upload, Probl
         name,
         file_name,
     })
+}
+
+/// Reads a whole body (already decompressed by the layer outside), refusing it as soon as it
+/// grows past `limit`, so a small compressed body cannot inflate past the limit in memory.
+async fn read_body(mut body: axum::body::Body, limit: u64) -> Result<Bytes, Problem> {
+    use http_body_util::BodyExt;
+    let mut buffer: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable-body",
+                format!("the request body could not be read: {e}"),
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if (buffer.len() + data.len()) as u64 > limit {
+                return Err(Problem::too_large("the request body", limit, None));
+            }
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(buffer))
 }
 
 fn multipart_problem(

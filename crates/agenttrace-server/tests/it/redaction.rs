@@ -8,11 +8,18 @@ use serde_json::{Value, json};
 fn secrets() -> Vec<String> {
     vec![
         format!("sk-proj-{}", "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0hIj3k"),
-        format!("sk-ant-api03-{}-{}AA", "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe9Dc8Ba7Zx6Yw5Vu4Ts3Rq2Po1Nm0Lk9Ji8Hg7Fe6Dc5Ba4Zx3Yw2V", "u1Ts0Rq9Po8Nm7Lk6"),
+        format!(
+            "sk-ant-api03-{}-{}AA",
+            "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe9Dc8Ba7Zx6Yw5Vu4Ts3Rq2Po1Nm0Lk9Ji8Hg7Fe6Dc5Ba4Zx3Yw2V",
+            "u1Ts0Rq9Po8Nm7Lk6"
+        ),
         "AKIAQX3EXAMPLE7KZP4D".to_owned(),
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY".to_owned(),
         format!("ghp_{}", "R2d2C3poBb8Ll9Kk0Jj1Hh2Gg3Ff4Dd5Ss6Aa7"),
-        format!("xoxb-{}-{}-{}", "263594206564", "2966837553425", "Xk9Lm2Np4Qr6St8Uv0Wx1Yz3"),
+        format!(
+            "xoxb-{}-{}-{}",
+            "263594206564", "2966837553425", "Xk9Lm2Np4Qr6St8Uv0Wx1Yz3"
+        ),
         format!("sk_live_{}", "51HqLyjWDarjtT1zdp7dcXYZ0aBcDeFgHiJk"),
         format!(
             "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.{}.{}",
@@ -84,9 +91,16 @@ async fn no_secret_reaches_disk_api_or_export() {
     }
     assert!(disk.len() > 10_000);
     for secret in &secrets {
-        for (where_, haystack) in [("api", api_text.as_bytes()), ("export", export.as_bytes()), ("list", list_text.as_bytes()), ("disk", &disk)] {
+        for (where_, haystack) in [
+            ("api", api_text.as_bytes()),
+            ("export", export.as_bytes()),
+            ("list", list_text.as_bytes()),
+            ("disk", &disk),
+        ] {
             assert!(
-                !haystack.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                !haystack
+                    .windows(secret.len())
+                    .any(|w| w == secret.as_bytes()),
                 "secret {secret:?} found in {where_}"
             );
         }
@@ -97,13 +111,29 @@ async fn no_secret_reaches_disk_api_or_export() {
     assert_eq!(steps[0]["usage"]["input_tokens"], 120);
     assert_eq!(steps[0]["metadata"]["max_tokens"], 4096);
     assert_eq!(steps[0]["metadata"]["token_count"], 150);
-    assert_eq!(steps[0]["metadata"]["request_id"], "5f0c9d3e-8d1a-4c4e-9a63-1c2b3d4e5f60");
+    assert_eq!(
+        steps[0]["metadata"]["request_id"],
+        "5f0c9d3e-8d1a-4c4e-9a63-1c2b3d4e5f60"
+    );
     assert_eq!(steps[0]["model"], "gpt-4o-mini");
     assert_eq!(steps[1]["input"]["url"], "https://api.example.com/v1/items");
-    assert!(steps[1]["input"]["headers"].as_object().unwrap().contains_key("Authorization"));
+    assert!(
+        steps[1]["input"]["headers"]
+            .as_object()
+            .unwrap()
+            .contains_key("Authorization")
+    );
     let dsn = steps[2]["input"]["dsn"].as_str().unwrap();
-    assert!(dsn.starts_with("postgres://app_user:") && dsn.ends_with("@db.internal:5432/orders"), "{dsn}");
+    assert!(
+        dsn.starts_with("postgres://app_user:") && dsn.ends_with("@db.internal:5432/orders"),
+        "{dsn}"
+    );
     assert!(api_text.contains("[REDACTED:"), "{api_text}");
-    assert!(steps[0]["input"][0]["content"].as_str().unwrap().starts_with("my anthropic key is [REDACTED:"));
+    assert!(
+        steps[0]["input"][0]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("my anthropic key is [REDACTED:")
+    );
     assert_eq!(trace["redactions"], created["redactions"]);
 }

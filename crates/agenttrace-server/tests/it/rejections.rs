@@ -264,3 +264,43 @@ async fn multipart_without_a_file_field_is_400() {
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["parameter"], "file");
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+async fn upload_gzip(app: &TestApp, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/traces"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn gzip_bodies_are_limited_after_decompression() {
+    let app = spawn_app().await;
+    let trace = serde_json::to_vec(&json!({"name": "zipped", "steps": [{"id": "a"}]})).unwrap();
+    let response = upload_gzip(&app, gzip(&trace)).await;
+    assert_eq!(response.status(), 201);
+
+    // 20 MiB of JSON whitespace compresses to about 20 KiB: refused once it inflates past 10 MiB.
+    let bomb = gzip(&vec![b' '; 20 * 1024 * 1024]);
+    assert!(bomb.len() < 100 * 1024);
+    let response = upload_gzip(&app, bomb).await;
+    assert_eq!(response.status(), 413);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["limit"], 10 * 1024 * 1024);
+
+    let response = upload_gzip(&app, b"definitely not gzip".to_vec()).await;
+    assert_eq!(response.status(), 400);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:agenttrace:problem:unreadable-body");
+    assert_eq!(app.trace_count().await, 1);
+}

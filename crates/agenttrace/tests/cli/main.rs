@@ -251,7 +251,14 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
     let log_path = temp.path().join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = bin()
-        .args(["serve", "--bind", "127.0.0.1:0", "--log", "debug", "--data-dir"])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--log",
+            "debug",
+            "--data-dir",
+        ])
         .arg(temp.path().join("data"))
         .stdout(Stdio::piped())
         .stderr(log)
@@ -260,7 +267,14 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
-    let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
 
     let github = format!("ghp_{}", "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8");
     let password = "correct-horse-battery-staple-42";
@@ -292,7 +306,10 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
 
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("data_sanitized"), "{log}");
-    assert!(log.contains("/steps/0/input/token"), "the pointer of each redaction is logged: {log}");
+    assert!(
+        log.contains("/steps/0/input/token"),
+        "the pointer of each redaction is logged: {log}"
+    );
     for secret in [github.as_str(), password, header_token, "body-marker-text"] {
         assert!(!log.contains(secret), "{secret:?} reached the log");
     }
