@@ -797,9 +797,13 @@ mod tests {
 
     #[test]
     fn generated_ids_never_collide_with_given_ones() {
-        let decoded = decode_ok(json!([{}, {"id": "step-1"}, {}, {"id": "step-3-1"}, {"id": "step-3"}]));
+        let decoded =
+            decode_ok(json!([{}, {"id": "step-1"}, {}, {"id": "step-3-1"}, {"id": "step-3"}]));
         let ids: Vec<&str> = decoded.trace.steps.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["step-1-1", "step-1", "step-3-2", "step-3-1", "step-3"]);
+        assert_eq!(
+            ids,
+            ["step-1-1", "step-1", "step-3-2", "step-3-1", "step-3"]
+        );
     }
 
     #[test]
@@ -819,7 +823,12 @@ mod tests {
             .map(|i| json!({"id": i, "parent_id": (i + 1) % 500}))
             .collect();
         let decoded = decode_ok(Value::Array(steps));
-        let roots = decoded.trace.steps.iter().filter(|s| s.parent_id.is_none()).count();
+        let roots = decoded
+            .trace
+            .steps
+            .iter()
+            .filter(|s| s.parent_id.is_none())
+            .count();
         assert_eq!(roots, 1);
         assert_eq!(decoded.warnings.len(), 1);
     }
@@ -882,7 +891,14 @@ mod tests {
         (
             prop::option::of("[a-z0-9]{1,6}"),
             prop::option::of(prop::sample::select(vec![
-                "llm", "tool", "thought", "action", "observation", "error", "generation", "custom_x",
+                "llm",
+                "tool",
+                "thought",
+                "action",
+                "observation",
+                "error",
+                "generation",
+                "custom_x",
             ])),
             prop::option::of(0u64..2_000_000_000_000),
             prop::option::of(0u32..100_000),

@@ -39,6 +39,9 @@ impl Server {
         config.limits.validate().map_err(ServerError::Config)?;
         let redactor =
             Redactor::new(&config.redact).map_err(|e| ServerError::Config(e.to_string()))?;
+        for rule in redactor.disabled_rules() {
+            tracing::warn!(rule = %rule, "a built-in redaction rule could not be compiled and is off");
+        }
         let sqlite = SqliteStore::open(&config.data_dir).await?;
         let listener =
             TcpListener::bind(config.bind)

@@ -110,7 +110,9 @@ async fn store_prepared(state: &AppState, prepared: &Prepared) -> Result<TraceRe
             event = "data_sanitized",
             trace_id = %record.id,
             redactions = prepared.redaction.total,
+            by_rule = ?prepared.redaction.by_rule,
             paths = ?paths,
+            paths_omitted = prepared.redaction.paths_omitted,
             "secrets removed before storage"
         );
     }
