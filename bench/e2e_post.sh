@@ -9,7 +9,8 @@ rounds=${1:-30}
 port=${BENCH_PORT:-18080}
 url="http://127.0.0.1:$port"
 
-cargo build --quiet --release -p agenttrace -p agenttrace-core --example generate
+cargo build --quiet --release -p agenttrace --bin agenttrace
+cargo build --quiet --release -p agenttrace-core --example generate
 bin=target/release/agenttrace
 gen=target/release/examples/generate
 work=$(mktemp -d)
@@ -43,7 +44,7 @@ post() {
   curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H 'content-type: application/json' \
     --data-binary "@$1" "$url/api/v1/traces"
 }
-kib() { awk -v k="$1" '/^'"$2"':/ {print $2}' "/proc/$k/status"; }
+kib() { awk '/^'"$2"':/ {print $2}' "/proc/$1/status"; }
 
 # 1. Latency.
 start_server latency

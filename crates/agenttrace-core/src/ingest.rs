@@ -6,7 +6,7 @@
 
 use crate::error::{IngestError, Warning};
 use crate::limits::{self, Limits};
-use crate::model::Trace;
+use crate::model::{Step, Trace};
 use crate::native;
 use crate::redact::{RedactionReport, Redactor};
 use crate::stats;
@@ -94,36 +94,72 @@ pub fn redact_trace(trace: &mut Trace, redactor: &Redactor) -> RedactionReport {
         redactor.redact_str(session_id, "/session_id", &mut report);
     }
     redact_map(redactor, &mut trace.metadata, "/metadata", &mut report);
-    for (i, step) in trace.steps.iter_mut().enumerate() {
-        let base = format!("/steps/{i}");
-        redactor.redact_str(&mut step.name, &format!("{base}/name"), &mut report);
+    // Large traces are split in two halves redacted on two threads; the reports are merged in
+    // document order, so the outcome is the same as one pass.
+    let steps = trace.steps.as_mut_slice();
+    if steps.len() >= PARALLEL_REDACTION_STEPS && parallelism() > 1 {
+        let middle = steps.len() / 2;
+        let (first, second) = steps.split_at_mut(middle);
+        let second_report = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| {
+                let mut part = RedactionReport::default();
+                redact_steps(redactor, second, middle, &mut part);
+                part
+            });
+            redact_steps(redactor, first, 0, &mut report);
+            worker.join()
+        });
+        match second_report {
+            Ok(part) => report.merge(part),
+            // The worker cannot panic short of a bug; redo its half here rather than store it
+            // unredacted.
+            Err(_) => redact_steps(redactor, &mut trace.steps[middle..], middle, &mut report),
+        }
+    } else {
+        redact_steps(redactor, steps, 0, &mut report);
+    }
+    report
+}
+
+/// Traces with at least this many steps are redacted on two threads.
+const PARALLEL_REDACTION_STEPS: usize = 64;
+
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Redacts a run of steps whose first one is step number `offset` of the trace.
+fn redact_steps(
+    redactor: &Redactor,
+    steps: &mut [Step],
+    offset: usize,
+    report: &mut RedactionReport,
+) {
+    for (i, step) in steps.iter_mut().enumerate() {
+        let base = format!("/steps/{}", offset + i);
+        redactor.redact_str(&mut step.name, &format!("{base}/name"), report);
         if let Some(input) = &mut step.input {
-            redactor.redact_value(input, &format!("{base}/input"), &mut report);
+            redactor.redact_value(input, &format!("{base}/input"), report);
         }
         if let Some(output) = &mut step.output {
-            redactor.redact_value(output, &format!("{base}/output"), &mut report);
+            redactor.redact_value(output, &format!("{base}/output"), report);
         }
         if let Some(error) = &mut step.error {
-            redactor.redact_str(
-                &mut error.message,
-                &format!("{base}/error/message"),
-                &mut report,
-            );
+            redactor.redact_str(&mut error.message, &format!("{base}/error/message"), report);
             if let Some(stack) = &mut error.stack {
-                redactor.redact_str(stack, &format!("{base}/error/stack"), &mut report);
+                redactor.redact_str(stack, &format!("{base}/error/stack"), report);
             }
             if let Some(error_type) = &mut error.error_type {
-                redactor.redact_str(error_type, &format!("{base}/error/type"), &mut report);
+                redactor.redact_str(error_type, &format!("{base}/error/type"), report);
             }
         }
         redact_map(
             redactor,
             &mut step.metadata,
             &format!("{base}/metadata"),
-            &mut report,
+            report,
         );
     }
-    report
 }
 
 fn redact_map(

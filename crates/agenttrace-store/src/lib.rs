@@ -12,6 +12,7 @@ pub mod sqlite;
 use agenttrace_core::{Status, Step, Trace, TraceStats};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 pub use cursor::Cursor;
 pub use sqlite::SqliteStore;
@@ -60,10 +61,11 @@ pub struct TracePage {
     pub next_cursor: Option<Cursor>,
 }
 
-/// A trace to insert, with who sent it.
+/// A trace to insert, with who sent it. The trace is shared so the store can build its search
+/// words on another thread while it writes the steps.
 #[derive(Debug, Clone, Copy)]
 pub struct NewTrace<'a> {
-    pub trace: &'a Trace,
+    pub trace: &'a Arc<Trace>,
     pub project_id: &'a str,
     pub created_by: Option<&'a str>,
 }
@@ -76,6 +78,8 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    #[error("internal task failed: {0}")]
+    Task(String),
     #[error("cannot open the data folder {path}: {reason}")]
     DataDir { path: String, reason: String },
 }

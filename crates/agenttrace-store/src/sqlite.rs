@@ -5,7 +5,7 @@
 use crate::search_text::{query_terms, trace_text};
 use crate::{Cursor, NewTrace, Store, StoreError, TraceFilter, TracePage, TraceRecord};
 use agenttrace_core::timefmt::now_us;
-use agenttrace_core::{Status, Step, StepError, StepKind, TraceStats, Usage};
+use agenttrace_core::{Status, Step, StepError, StepKind, Trace, TraceStats, Usage};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{
@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The database file's name inside the data folder.
@@ -56,13 +57,18 @@ impl SqliteStore {
             // crash or power cut can lose the last transactions.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(Duration::from_secs(30))
+            // Checkpoints run in the background (see `spawn_checkpointer`), not in the commit of
+            // whichever request happens to grow the log past SQLite's threshold.
+            .pragma("wal_autocheckpoint", "0")
+            .pragma("journal_size_limit", "67108864");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
+        spawn_checkpointer(pool.clone());
         Ok(SqliteStore {
             pool,
             path: path.to_owned(),
@@ -83,6 +89,34 @@ impl SqliteStore {
             .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
             .collect()
     }
+}
+
+/// How often committed pages are copied from the write-ahead log into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Copies the write-ahead log into the database file in the background, so no ingest pays for a
+/// checkpoint in its own commit. A passive checkpoint never blocks readers or writers; the task
+/// ends when the pool is closed.
+fn spawn_checkpointer(pool: SqlitePool) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                if pool.is_closed() {
+                    break;
+                }
+                tracing::warn!(error = %e, "background checkpoint failed");
+            }
+        }
+    });
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
@@ -106,11 +140,14 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_trace(&self, new: NewTrace<'_>) -> Result<TraceRecord, StoreError> {
-        let trace = new.trace;
+        let trace: &Trace = new.trace;
         let id = uuid::Uuid::now_v7().to_string();
         let created_at_us = now_us();
         let stats = &trace.stats;
-        let search_body = trace_text(trace);
+        // Cutting a large trace into search words takes as long as writing its steps: do both
+        // at once, on the two sides of the machine.
+        let shared = Arc::clone(new.trace);
+        let search_words = tokio::task::spawn_blocking(move || trace_text(&shared));
 
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
@@ -177,6 +214,9 @@ impl Store for SqliteStore {
             });
             insert.build().execute(&mut *tx).await?;
         }
+        let search_body = search_words
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
         sqlx::query("INSERT INTO trace_search (trace_id, body) VALUES (?, ?)")
             .bind(&id)
             .bind(search_body)

@@ -113,7 +113,7 @@ async fn import_file(
     .map_err(|e| e.to_string())?;
     let record = store
         .insert_trace(NewTrace {
-            trace: &prepared.trace,
+            trace: &std::sync::Arc::new(prepared.trace),
             project_id: DEFAULT_PROJECT,
             created_by: None,
         })

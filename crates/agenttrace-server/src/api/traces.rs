@@ -8,6 +8,7 @@ use crate::app::AppState;
 use crate::problem::Problem;
 use agenttrace_core::ingest::{IngestOptions, Prepared};
 use agenttrace_core::native;
+use agenttrace_core::redact::RedactionReport;
 use agenttrace_core::timefmt::parse_timestamp_str;
 use agenttrace_core::{Status, Step, Trace};
 use agenttrace_store::{Cursor, DEFAULT_PROJECT, NewTrace, TraceFilter, TraceRecord};
@@ -18,6 +19,7 @@ use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// Default and largest page sizes of the list.
 pub const DEFAULT_PAGE: u32 = 50;
@@ -48,7 +50,9 @@ pub const MAX_PAGE: u32 = 200;
     )
 )]
 pub async fn upload(State(state): State<AppState>, request: Request) -> Result<Response, Problem> {
+    let started = std::time::Instant::now();
     let upload = read_upload(&state, request).await?;
+    let read_ms = started.elapsed().as_secs_f64() * 1000.0;
     let limits = state.limits;
     let redactor = state.redactor.clone();
     let prepared = tokio::task::spawn_blocking(move || {
@@ -64,7 +68,22 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Result<R
     })
     .await
     .map_err(|e| Problem::internal(&e))??;
-    let record = store_prepared(&state, &prepared).await?;
+    let prepare_ms = started.elapsed().as_secs_f64() * 1000.0 - read_ms;
+    let Prepared {
+        trace,
+        warnings,
+        redaction,
+    } = prepared;
+    let record = store_trace(&state, &Arc::new(trace), &redaction).await?;
+    tracing::info!(
+        trace_id = %record.id,
+        steps = record.stats.step_count,
+        bytes = record.size_bytes,
+        read_ms,
+        prepare_ms,
+        store_ms = started.elapsed().as_secs_f64() * 1000.0 - read_ms - prepare_ms,
+        "trace stored"
+    );
     let body = Created {
         id: record.id.clone(),
         name: record.name.clone(),
@@ -72,8 +91,7 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Result<R
         errors: record.stats.error_count,
         redactions: record.redactions,
         url: trace_url(&record.id),
-        warnings: prepared
-            .warnings
+        warnings: warnings
             .into_iter()
             .map(|w| WarningDto {
                 pointer: w.pointer,
@@ -89,18 +107,21 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Result<R
     Ok(response)
 }
 
-async fn store_prepared(state: &AppState, prepared: &Prepared) -> Result<TraceRecord, Problem> {
+async fn store_trace(
+    state: &AppState,
+    trace: &Arc<Trace>,
+    redaction: &RedactionReport,
+) -> Result<TraceRecord, Problem> {
     let record = state
         .store
         .insert_trace(NewTrace {
-            trace: &prepared.trace,
+            trace,
             project_id: DEFAULT_PROJECT,
             created_by: None,
         })
         .await?;
-    if prepared.redaction.total > 0 {
-        let paths: Vec<String> = prepared
-            .redaction
+    if redaction.total > 0 {
+        let paths: Vec<String> = redaction
             .paths
             .iter()
             .map(|p| format!("{} ({})", p.pointer, p.rule))
@@ -109,19 +130,13 @@ async fn store_prepared(state: &AppState, prepared: &Prepared) -> Result<TraceRe
             target: "security",
             event = "data_sanitized",
             trace_id = %record.id,
-            redactions = prepared.redaction.total,
-            by_rule = ?prepared.redaction.by_rule,
+            redactions = redaction.total,
+            by_rule = ?redaction.by_rule,
             paths = ?paths,
-            paths_omitted = prepared.redaction.paths_omitted,
+            paths_omitted = redaction.paths_omitted,
             "secrets removed before storage"
         );
     }
-    tracing::info!(
-        trace_id = %record.id,
-        steps = record.stats.step_count,
-        bytes = record.size_bytes,
-        "trace stored"
-    );
     Ok(record)
 }
 
