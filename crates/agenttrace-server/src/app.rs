@@ -1,6 +1,10 @@
 //! The router and the state every handler shares.
 
-use crate::api::{meta, traces};
+use crate::api::auth::LoginThrottle;
+use crate::api::{auth, meta, projects, shares, traces};
+use crate::auth::jwt::JwtKeys;
+use crate::clock::Clock;
+use crate::config::AuthConfig;
 use crate::problem::Problem;
 use agenttrace_core::Limits;
 use agenttrace_core::redact::Redactor;
@@ -8,19 +12,25 @@ use agenttrace_store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{delete, get, patch, post};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-/// What handlers share: the store, the limits and the redactor.
+/// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub limits: Limits,
     pub redactor: Arc<Redactor>,
+    pub jwt: Arc<JwtKeys>,
+    pub auth: AuthConfig,
+    /// Whether anyone may register (the first account always may).
+    pub registration_open: bool,
+    pub clock: Arc<dyn Clock>,
+    pub login_throttle: Arc<LoginThrottle>,
 }
 
 /// Builds the application's routes and layers.
@@ -38,6 +48,40 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/traces/{id}/steps/{step_id}", get(traces::get_step))
         .route("/api/v1/traces/{id}/export", get(traces::export))
+        .route("/api/v1/traces/{id}/share", post(shares::create))
+        .route("/api/v1/traces/{id}/share/{token}", delete(shares::revoke))
+        .route("/api/v1/share/{token}", get(shares::view))
+        .route("/api/v1/auth/register", post(auth::register))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/refresh", post(auth::refresh))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/password", post(auth::change_password))
+        .route(
+            "/api/v1/auth/session",
+            post(auth::create_session).delete(auth::delete_session),
+        )
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/users", post(auth::create_user))
+        .route(
+            "/api/v1/projects",
+            get(projects::list).post(projects::create),
+        )
+        .route(
+            "/api/v1/projects/{id}/members",
+            get(projects::members).post(projects::add_member),
+        )
+        .route(
+            "/api/v1/projects/{id}/members/{user_id}",
+            patch(projects::change_member).delete(projects::remove_member),
+        )
+        .route(
+            "/api/v1/projects/{id}/api-keys",
+            get(projects::list_keys).post(projects::create_key),
+        )
+        .route(
+            "/api/v1/projects/{id}/api-keys/{key_id}",
+            delete(projects::revoke_key),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -7,7 +7,10 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
+pub mod clock;
 pub mod config;
+pub mod principal;
 pub mod problem;
 pub mod serve;
 

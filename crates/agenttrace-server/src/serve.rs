@@ -1,10 +1,12 @@
 //! Starting and stopping the server: open the store, bind, serve until a shutdown signal, let
 //! in-flight requests finish, then close the database cleanly.
 
+use crate::api::auth::LoginThrottle;
 use crate::app::{AppState, router};
-use crate::config::Config;
+use crate::auth::jwt::{JwtKeys, load_or_create_secret, secret_from_env_value};
+use crate::config::{AppEnv, Config};
 use agenttrace_core::redact::Redactor;
-use agenttrace_store::{SqliteStore, Store, StoreError};
+use agenttrace_store::{SqliteStore, Store, StoreError, TraceStore};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,10 +52,21 @@ impl Server {
                     addr: config.bind,
                     source,
                 })?;
+        let jwt = jwt_keys(config)?;
+        // Computes the dummy hash now, so the first sign-in with an unknown email is not the one
+        // request that answers measurably slower.
+        if let Err(e) = crate::auth::password::warm_up().await {
+            tracing::warn!(error = %e, "password hashing warm-up failed");
+        }
         let state = AppState {
             store: Arc::new(sqlite.clone()) as Arc<dyn Store>,
             limits: config.limits,
             redactor: Arc::new(redactor),
+            jwt: Arc::new(jwt),
+            auth: config.auth.clone(),
+            registration_open: config.registration_open(),
+            clock: Arc::clone(&config.clock),
+            login_throttle: Arc::new(LoginThrottle::default()),
         };
         Ok(Server {
             listener,
@@ -85,6 +98,29 @@ impl Server {
         served.map_err(ServerError::from)
     }
 }
+
+/// Token signing keys: `JWT_SECRET_KEY` when set; otherwise, in development only, a secret
+/// generated on first start and kept in the data folder with owner-only permissions.
+fn jwt_keys(config: &Config) -> Result<JwtKeys, ServerError> {
+    let secret = match (&config.auth.jwt_secret, config.env) {
+        (Some(value), _) => secret_from_env_value(value),
+        (None, AppEnv::Development) => load_or_create_secret(&config.data_dir),
+        (None, AppEnv::Production) => {
+            return Err(ServerError::Config(
+                "JWT_SECRET_KEY is not set: production needs a random secret of at least 32 bytes \
+                 (for example `openssl rand -base64 48`)"
+                    .to_owned(),
+            ));
+        }
+    }
+    .map_err(|e| ServerError::Config(e.to_string()))?;
+    JwtKeys::new(secret.expose_secret(), JWT_ISSUER, JWT_AUDIENCE)
+        .map_err(|e| ServerError::Config(e.to_string()))
+}
+
+/// The issuer and audience every access token carries and every check demands.
+pub const JWT_ISSUER: &str = "agenttrace";
+pub const JWT_AUDIENCE: &str = "agenttrace-api";
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {

@@ -5,15 +5,21 @@
 //! and search answers the same queries on every engine. SQLite is the embedded default; the
 //! PostgreSQL engine implements the same trait.
 
+pub mod accounts;
 mod cursor;
 pub mod search_text;
 pub mod sqlite;
+mod sqlite_accounts;
 
 use agenttrace_core::{Status, Step, Trace, TraceStats};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+pub use accounts::{
+    AccountStore, ApiKey, KeyScope, Member, NewUser, Project, Role, Session, SessionKind, Share,
+    User, new_id,
+};
 pub use cursor::Cursor;
 pub use sqlite::SqliteStore;
 
@@ -43,7 +49,8 @@ pub struct TraceRecord {
 /// was received.
 #[derive(Debug, Clone, Default)]
 pub struct TraceFilter {
-    pub project_id: Option<String>,
+    /// Only traces of these projects; `None` for all (used by admin tools, never by the API).
+    pub project_ids: Option<Vec<String>>,
     pub status: Option<Status>,
     /// Words that must all occur (as word prefixes) in the trace's name or step text.
     pub query: Option<String>,
@@ -84,8 +91,13 @@ pub enum StoreError {
     DataDir { path: String, reason: String },
 }
 
+/// Everything a server needs from its database.
+pub trait Store: TraceStore + AccountStore + Send + Sync + 'static {}
+
+impl<T: TraceStore + AccountStore + Send + Sync + 'static> Store for T {}
+
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait TraceStore: Send + Sync {
     /// Stores a trace and its steps in one transaction and returns the stored record.
     async fn insert_trace(&self, new: NewTrace<'_>) -> Result<TraceRecord, StoreError>;
     async fn list_traces(&self, filter: &TraceFilter) -> Result<TracePage, StoreError>;

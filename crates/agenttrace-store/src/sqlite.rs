@@ -3,7 +3,7 @@
 //! database lock instead of failing half-way.
 
 use crate::search_text::{query_terms, trace_text};
-use crate::{Cursor, NewTrace, Store, StoreError, TraceFilter, TracePage, TraceRecord};
+use crate::{Cursor, NewTrace, StoreError, TraceFilter, TracePage, TraceRecord, TraceStore};
 use agenttrace_core::timefmt::now_us;
 use agenttrace_core::{Status, Step, StepError, StepKind, Trace, TraceStats, Usage};
 use async_trait::async_trait;
@@ -75,6 +75,10 @@ impl SqliteStore {
         })
     }
 
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -138,7 +142,7 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl TraceStore for SqliteStore {
     async fn insert_trace(&self, new: NewTrace<'_>) -> Result<TraceRecord, StoreError> {
         let trace: &Trace = new.trace;
         let id = uuid::Uuid::now_v7().to_string();
@@ -246,8 +250,19 @@ impl Store for SqliteStore {
         let limit = filter.limit.clamp(1, 1000);
         let mut query =
             QueryBuilder::<Sqlite>::new(format!("SELECT {TRACE_COLUMNS} FROM traces WHERE 1 = 1"));
-        if let Some(project_id) = &filter.project_id {
-            query.push(" AND project_id = ").push_bind(project_id);
+        if let Some(project_ids) = &filter.project_ids {
+            if project_ids.is_empty() {
+                return Ok(TracePage {
+                    items: Vec::new(),
+                    next_cursor: None,
+                });
+            }
+            query.push(" AND project_id IN (");
+            let mut separated = query.separated(", ");
+            for project_id in project_ids {
+                separated.push_bind(project_id);
+            }
+            query.push(")");
         }
         if let Some(status) = filter.status {
             query.push(" AND status = ").push_bind(status.as_str());

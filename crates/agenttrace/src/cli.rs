@@ -4,13 +4,14 @@ use crate::import;
 use agenttrace_core::Limits;
 use agenttrace_core::limits::MIB;
 use agenttrace_core::redact::RedactConfig;
-use agenttrace_server::config::DEFAULT_BIND;
+use agenttrace_server::config::{AppEnv, AuthConfig, DEFAULT_BIND};
 use agenttrace_server::serve::shutdown_signal;
 use agenttrace_server::{Config, Server};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// AgentTrace: the debugger for AI agents.
 ///
@@ -41,6 +42,31 @@ pub enum Command {
     /// name) and prints what was imported and what was rejected, and why. Exits with 1 when any
     /// file was rejected.
     Import(ImportArgs),
+    /// Manage accounts without a server (e.g. the first admin on a headless machine).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is read from AGENTTRACE_PASSWORD or, when unset, from
+    /// standard input (first line), so it never appears in the shell history.
+    Create(UserCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreateArgs {
+    /// The account's email address.
+    #[arg(long)]
+    pub email: String,
+
+    /// Make the account an instance admin (the first account always is one).
+    #[arg(long)]
+    pub admin: bool,
+
+    /// Folder holding the database; created on first use.
+    #[arg(long, env = "AGENTTRACE_DATA_DIR", default_value = "./agenttrace-data")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -48,6 +74,36 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "AGENTTRACE_BIND", default_value = DEFAULT_BIND)]
     pub bind: SocketAddr,
+
+    /// `development` (generated secrets, open registration) or `production` (strict).
+    #[arg(long, env = "APP_ENV", default_value = "development")]
+    pub app_env: AppEnv,
+
+    /// Secret for signing access tokens (at least 32 bytes). In development a secret is
+    /// generated in the data folder when unset; production requires it.
+    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true)]
+    pub jwt_secret_key: Option<String>,
+
+    /// Whether anyone may register (the first account always may). Default: on in
+    /// development, off in production.
+    #[arg(long, env = "ALLOW_REGISTRATION")]
+    pub allow_registration: Option<bool>,
+
+    /// Lifetime of access tokens, in minutes.
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30)]
+    pub access_token_minutes: u64,
+
+    /// Lifetime of refresh tokens and browser sessions, in days.
+    #[arg(long, env = "REFRESH_TOKEN_EXPIRE_DAYS", default_value_t = 14)]
+    pub refresh_token_days: u64,
+
+    /// Failed sign-ins in a row before an account is locked.
+    #[arg(long, env = "AGENTTRACE_LOCKOUT_THRESHOLD", default_value_t = 5)]
+    pub lockout_threshold: u32,
+
+    /// How long a locked account stays locked, in minutes.
+    #[arg(long, env = "AGENTTRACE_LOCKOUT_MINUTES", default_value_t = 15)]
+    pub lockout_minutes: u64,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -150,6 +206,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Import(args) => import::run(args).await,
+        Command::User(UserCommand::Create(args)) => crate::users::create(args).await,
     }
 }
 
@@ -189,7 +246,23 @@ async fn serve(args: ServeArgs) -> ExitCode {
 
 fn server_config(args: &ServeArgs) -> Result<Config, String> {
     let mut config = Config::new(args.bind, args.common.data_dir.clone());
+    config.env = args.app_env;
     config.limits = args.common.limits()?;
     config.redact = args.common.redact_config()?;
+    if args.access_token_minutes == 0 || args.refresh_token_days == 0 || args.lockout_threshold == 0
+    {
+        return Err(
+            "token lifetimes and the lockout threshold must be greater than zero".to_owned(),
+        );
+    }
+    config.auth = AuthConfig {
+        jwt_secret: args.jwt_secret_key.clone().filter(|s| !s.is_empty()),
+        allow_registration: args.allow_registration,
+        access_ttl: Duration::from_secs(args.access_token_minutes.saturating_mul(60)),
+        refresh_ttl: Duration::from_secs(args.refresh_token_days.saturating_mul(86_400)),
+        lockout_threshold: args.lockout_threshold,
+        lockout_duration: Duration::from_secs(args.lockout_minutes.saturating_mul(60)),
+        secure_cookies: args.app_env == AppEnv::Production,
+    };
     Ok(config)
 }

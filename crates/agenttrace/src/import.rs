@@ -5,7 +5,7 @@ use crate::cli::ImportArgs;
 use agenttrace_core::ingest::IngestOptions;
 use agenttrace_core::redact::Redactor;
 use agenttrace_core::{Limits, prepare};
-use agenttrace_store::{DEFAULT_PROJECT, NewTrace, SqliteStore, Store};
+use agenttrace_store::{DEFAULT_PROJECT, NewTrace, SqliteStore, TraceStore};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

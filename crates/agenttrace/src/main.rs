@@ -3,6 +3,7 @@
 
 mod cli;
 mod import;
+mod users;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -1,11 +1,13 @@
 //! The OpenAPI document, generated from the handlers' annotations so it cannot drift from them.
 
-use crate::api::{dto, meta, traces};
+use crate::api::{auth, dto, meta, projects, shares, traces};
 use crate::problem::Problem;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
     info(
         title = "AgentTrace API",
         description = "Ingest agent traces and read them back. Errors are application/problem+json (RFC 9457).",
@@ -20,6 +22,27 @@ use utoipa::OpenApi;
         traces::delete,
         meta::health,
         meta::trace_schema,
+        shares::create,
+        shares::revoke,
+        shares::view,
+        auth::register,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::change_password,
+        auth::me,
+        auth::create_session,
+        auth::delete_session,
+        auth::create_user,
+        projects::list,
+        projects::create,
+        projects::members,
+        projects::add_member,
+        projects::change_member,
+        projects::remove_member,
+        projects::create_key,
+        projects::list_keys,
+        projects::revoke_key,
     ),
     components(schemas(
         Problem,
@@ -32,10 +55,34 @@ use utoipa::OpenApi;
     )),
     tags(
         (name = "traces", description = "Upload and read traces"),
+        (name = "auth", description = "Accounts, tokens and sessions"),
+        (name = "projects", description = "Projects, members and API keys"),
+        (name = "shares", description = "Read-only share links"),
         (name = "meta", description = "Health and formats"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer scheme: an access token (JWT) or an API key.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An access token from /api/v1/auth/login, or an API key (atk_…)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The document as JSON text, with the server's version.
 pub fn openapi_json() -> String {

@@ -5,13 +5,14 @@ use crate::api::dto::{
     trace_url, us_to_ms,
 };
 use crate::app::AppState;
+use crate::principal::{Access, Principal, deny_unless};
 use crate::problem::Problem;
 use agenttrace_core::ingest::{IngestOptions, Prepared};
 use agenttrace_core::native;
 use agenttrace_core::redact::RedactionReport;
 use agenttrace_core::timefmt::parse_timestamp_str;
 use agenttrace_core::{Status, Step, Trace};
-use agenttrace_store::{Cursor, DEFAULT_PROJECT, NewTrace, TraceFilter, TraceRecord};
+use agenttrace_store::{Cursor, KeyScope, NewTrace, TraceFilter, TraceRecord};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -33,6 +34,7 @@ pub const MAX_PAGE: u32 = 200;
     post,
     path = "/api/v1/traces",
     tag = "traces",
+    params(UploadParams),
     request_body(
         description = "A native trace document, or multipart/form-data with fields `file` and `name`",
         content(
@@ -49,9 +51,23 @@ pub const MAX_PAGE: u32 = 200;
         (status = 422, description = "Valid JSON that is not a trace", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn upload(State(state): State<AppState>, request: Request) -> Result<Response, Problem> {
+pub async fn upload(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(target): Query<UploadParams>,
+    request: Request,
+) -> Result<Response, Problem> {
     let started = std::time::Instant::now();
     let upload = read_upload(&state, request).await?;
+    let project_id = target_project(
+        &state,
+        &principal,
+        upload
+            .project_id
+            .as_deref()
+            .or(target.project_id.as_deref()),
+    )
+    .await?;
     let read_ms = started.elapsed().as_secs_f64() * 1000.0;
     let limits = state.limits;
     let redactor = state.redactor.clone();
@@ -74,7 +90,14 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Result<R
         warnings,
         redaction,
     } = prepared;
-    let record = store_trace(&state, &Arc::new(trace), &redaction).await?;
+    let record = store_trace(
+        &state,
+        &principal,
+        &project_id,
+        &Arc::new(trace),
+        &redaction,
+    )
+    .await?;
     tracing::info!(
         trace_id = %record.id,
         steps = record.stats.step_count,
@@ -107,17 +130,57 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Result<R
     Ok(response)
 }
 
+/// Where an upload goes: the named project, or the caller's personal project (an API key's own
+/// project). The caller needs write access there.
+async fn target_project(
+    state: &AppState,
+    principal: &Principal,
+    requested: Option<&str>,
+) -> Result<String, Problem> {
+    let project_id = match (principal, requested.filter(|p| !p.is_empty())) {
+        (_, Some(project_id)) => project_id.to_owned(),
+        (Principal::Key(key), None) => key.project_id.clone(),
+        (Principal::User { user, .. }, None) => state
+            .store
+            .projects_of(&user.id)
+            .await?
+            .into_iter()
+            .find(|(p, _)| p.personal_of.as_deref() == Some(user.id.as_str()))
+            .map(|(p, _)| p.id)
+            .ok_or_else(|| {
+                Problem::bad_parameter(
+                    "project_id",
+                    "you have no personal project: name one with `project_id`",
+                )
+            })?,
+    };
+    let access = principal.require(state, &project_id, "project").await?;
+    deny_unless(access.write, principal, "upload traces to this project")?;
+    Ok(project_id)
+}
+
+/// Where to upload, when not the default.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadParams {
+    /// The project to upload to (default: your personal project, or the API key's project).
+    project_id: Option<String>,
+}
+
 async fn store_trace(
     state: &AppState,
+    principal: &Principal,
+    project_id: &str,
     trace: &Arc<Trace>,
     redaction: &RedactionReport,
 ) -> Result<TraceRecord, Problem> {
+    let actor = principal.actor();
     let record = state
         .store
         .insert_trace(NewTrace {
             trace,
-            project_id: DEFAULT_PROJECT,
-            created_by: None,
+            project_id,
+            created_by: Some(&actor),
         })
         .await?;
     if redaction.total > 0 {
@@ -145,6 +208,7 @@ struct Upload {
     bytes: Bytes,
     name: Option<String>,
     file_name: Option<String>,
+    project_id: Option<String>,
 }
 
 async fn read_upload(state: &AppState, request: Request) -> Result<Upload, Problem> {
@@ -173,6 +237,7 @@ async fn read_upload(state: &AppState, request: Request) -> Result<Upload, Probl
             bytes,
             name: None,
             file_name: None,
+            project_id: None,
         });
     }
     let mut multipart = Multipart::from_request(request, &())
@@ -181,6 +246,7 @@ async fn read_upload(state: &AppState, request: Request) -> Result<Upload, Probl
     let mut file = None;
     let mut file_name = None;
     let mut name = None;
+    let mut project_id = None;
     while let Some(field) = multipart
         .next_field()
         .await
@@ -201,6 +267,10 @@ async fn read_upload(state: &AppState, request: Request) -> Result<Upload, Probl
                 }
                 name = Some(text);
             }
+            Some("project_id") => {
+                let text = field.text().await.map_err(multipart_problem(max_body))?;
+                project_id = Some(text.trim().chars().take(100).collect());
+            }
             // Other fields are read and dropped so the stream can go on.
             _ => {
                 field.bytes().await.map_err(multipart_problem(max_body))?;
@@ -217,6 +287,7 @@ async fn read_upload(state: &AppState, request: Request) -> Result<Upload, Probl
         bytes,
         name,
         file_name,
+        project_id,
     })
 }
 
@@ -296,6 +367,8 @@ pub struct ListParams {
     since: Option<String>,
     /// Received at or before (RFC 3339 or Unix seconds/milliseconds).
     until: Option<String>,
+    /// Only this project's traces (default: every project you can read).
+    project_id: Option<String>,
 }
 
 impl ListParams {
@@ -342,7 +415,7 @@ impl ListParams {
             return Err(Problem::bad_parameter("q", "`q` is longer than 1000 bytes"));
         }
         Ok(TraceFilter {
-            project_id: None,
+            project_ids: None,
             status,
             query,
             since_us: time("since", self.since)?,
@@ -366,10 +439,23 @@ impl ListParams {
 )]
 pub async fn list(
     State(state): State<AppState>,
+    principal: Principal,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<TraceList>, Problem> {
-    let Query(params) = params.map_err(|e| Problem::bad_parameter("query", e.body_text()))?;
-    let filter = params.into_filter()?;
+    let Query(mut params) = params.map_err(|e| Problem::bad_parameter("query", e.body_text()))?;
+    if let Principal::Key(key) = &principal {
+        deny_unless(
+            key.scope == KeyScope::Read,
+            &principal,
+            "read traces with an ingest key",
+        )?;
+    }
+    let mut readable = principal.readable_projects(&state).await?;
+    if let Some(only) = params.project_id.take().filter(|p| !p.is_empty()) {
+        readable.retain(|p| *p == only);
+    }
+    let mut filter = params.into_filter()?;
+    filter.project_ids = Some(readable);
     let page = state.store.list_traces(&filter).await?;
     Ok(Json(TraceList {
         items: page.items.iter().map(TraceSummary::from).collect(),
@@ -377,12 +463,23 @@ pub async fn list(
     }))
 }
 
-async fn find_trace(state: &AppState, id: &str) -> Result<TraceRecord, Problem> {
-    state
+/// A trace the caller may read: 404 when it does not exist or belongs to a project the caller
+/// has nothing to do with, 403 for an ingest key of its own project.
+async fn find_trace(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<(TraceRecord, Access), Problem> {
+    let record = state
         .store
         .get_trace(id)
         .await?
-        .ok_or_else(|| Problem::not_found("trace"))
+        .ok_or_else(|| Problem::not_found("trace"))?;
+    let access = principal
+        .require(state, &record.project_id, "trace")
+        .await?;
+    deny_unless(access.read, principal, "read traces with an ingest key")?;
+    Ok((record, access))
 }
 
 /// Read a trace with all its steps.
@@ -398,12 +495,18 @@ async fn find_trace(state: &AppState, id: &str) -> Result<TraceRecord, Problem> 
 )]
 pub async fn get(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<TraceDetail>, Problem> {
-    let record = find_trace(&state, &id).await?;
+    let (record, _) = find_trace(&state, &principal, &id).await?;
     let steps = state.store.get_steps(&id).await?;
+    Ok(Json(trace_detail(record, steps)))
+}
+
+/// The full view of a trace, for its owners and for share links alike.
+pub fn trace_detail(record: TraceRecord, steps: Vec<Step>) -> TraceDetail {
     let stats = &record.stats;
-    Ok(Json(TraceDetail {
+    TraceDetail {
         summary: TraceSummary::from(&record),
         metadata: record.metadata.clone(),
         stats: TraceStatsDto {
@@ -421,7 +524,7 @@ pub async fn get(
                 .collect(),
         },
         steps: steps.into_iter().map(StepDto::from).collect(),
-    }))
+    }
 }
 
 /// Read one step of a trace.
@@ -440,8 +543,10 @@ pub async fn get(
 )]
 pub async fn get_step(
     State(state): State<AppState>,
+    principal: Principal,
     Path((id, step_id)): Path<(String, String)>,
 ) -> Result<Json<StepDto>, Problem> {
+    find_trace(&state, &principal, &id).await?;
     let step = state
         .store
         .get_step(&id, &step_id)
@@ -464,9 +569,10 @@ pub async fn get_step(
 )]
 pub async fn export(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let record = find_trace(&state, &id).await?;
+    let (record, _) = find_trace(&state, &principal, &id).await?;
     let steps = state.store.get_steps(&id).await?;
     let doc = native::export(&record_to_trace(record, steps));
     let body = serde_json::to_vec_pretty(&doc).map_err(|e| Problem::internal(&e))?;
@@ -516,8 +622,11 @@ fn record_to_trace(record: TraceRecord, steps: Vec<Step>) -> Trace {
 )]
 pub async fn delete(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
+    let (_, access) = find_trace(&state, &principal, &id).await?;
+    deny_unless(access.write, &principal, "delete traces")?;
     if state.store.delete_trace(&id).await? {
         tracing::info!(trace_id = %id, "trace deleted");
         Ok(StatusCode::NO_CONTENT)

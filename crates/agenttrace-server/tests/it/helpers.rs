@@ -1,18 +1,33 @@
-//! `spawn_app()`: the real server on port 0 with a temporary data folder.
+//! `spawn_app()`: the real server on port 0 with a temporary data folder, a manual clock, and a
+//! client signed in as the instance's first user (its owner and admin).
 
 use agenttrace_core::Limits;
+use agenttrace_server::clock::ManualClock;
 use agenttrace_server::{Config, Server};
 use reqwest::Client;
-use serde_json::Value;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// A password every test account uses; long enough and not a common one.
+pub const PASSWORD: &str = "violet-harbour-kettle-42";
+pub const OWNER: &str = "owner@example.com";
+
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Signed in as [`OWNER`].
     pub client: Client,
+    /// A client with no credentials.
+    pub anonymous: Client,
     pub data_dir: PathBuf,
+    pub clock: ManualClock,
+    pub owner_token: String,
+    /// The owner's personal project.
+    pub project_id: String,
     _temp: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
@@ -31,8 +46,10 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
 }
 
 pub async fn spawn_app_in(data_dir: &Path, limits: Limits) -> TestApp {
+    let clock = ManualClock::new();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), data_dir.to_owned());
     config.limits = limits;
+    config.clock = Arc::new(clock.clone());
     let server = Server::bind(&config).await.unwrap();
     let addr = server.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -44,19 +61,103 @@ pub async fn spawn_app_in(data_dir: &Path, limits: Limits) -> TestApp {
             .await
             .unwrap();
     });
+    let anonymous = Client::new();
+    let base = format!("http://{addr}");
+    // Register the owner on a fresh folder; sign in on a reused one.
+    let _ = anonymous
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": OWNER, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let owner_token = login_at(&anonymous, &base, OWNER).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = client_with(&owner_token);
+    let me: Value = client
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let project_id = me["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["personal"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     TestApp {
         addr,
-        client: Client::new(),
+        client,
+        anonymous,
         data_dir: data_dir.to_owned(),
+        clock,
+        owner_token,
+        project_id,
         _temp: None,
         shutdown: Some(tx),
         handle: Some(handle),
     }
 }
 
+async fn login_at(client: &Client, base: &str, email: &str) -> Value {
+    let response = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "login of {email}");
+    response.json().await.unwrap()
+}
+
+/// A client that sends `Authorization: Bearer <token>` on every request.
+pub fn client_with(token: &str) -> Client {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    Client::builder().default_headers(headers).build().unwrap()
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Registers an account (as the admin, so it works with registration closed) and returns
+    /// its id and personal project id.
+    pub async fn register(&self, email: &str) -> (String, String) {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "register {email}");
+        let body: Value = response.json().await.unwrap();
+        (
+            body["id"].as_str().unwrap().to_owned(),
+            body["personal_project_id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Signs in and returns the token pair.
+    pub async fn login(&self, email: &str) -> Value {
+        login_at(&self.anonymous, &format!("http://{}", self.addr), email).await
+    }
+
+    /// A client signed in as `email`.
+    pub async fn client_for(&self, email: &str) -> Client {
+        client_with(self.login(email).await["access_token"].as_str().unwrap())
     }
 
     /// Stops the server gracefully and waits until the database is closed; the data folder
@@ -91,11 +192,7 @@ impl TestApp {
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, body)
+        get_json_with(&self.client, &self.url(path)).await
     }
 
     pub async fn trace(&self, id: &str) -> Value {
@@ -109,6 +206,15 @@ impl TestApp {
         assert_eq!(status, 200);
         body["items"].as_array().unwrap().len()
     }
+}
+
+/// GET with a given client; the body as JSON (or as a string when it is not JSON).
+pub async fn get_json_with(client: &Client, url: &str) -> (u16, Value) {
+    let response = client.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
 }
 
 /// The repository's examples folder.

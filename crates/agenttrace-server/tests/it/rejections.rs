@@ -163,8 +163,8 @@ async fn raw_chunked_upload(app: &TestApp, chunks: usize, size: usize) -> String
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let head = format!(
-        "POST /api/v1/traces HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-        app.addr
+        "POST /api/v1/traces HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAuthorization: Bearer {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        app.addr, app.owner_token
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let chunk = format!("{size:x}\r\n{}\r\n", " ".repeat(size));

@@ -1,7 +1,7 @@
 //! Tests of the `agenttrace` binary itself: help, import, and serve with its graceful shutdown.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use agenttrace_store::{SqliteStore, Store};
+use agenttrace_store::{SqliteStore, TraceStore};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -155,15 +155,38 @@ fn terminate(child: &Child) {
     assert!(status.success());
 }
 
+/// Registers the first account of a fresh server and returns an access token.
+async fn first_account_token(client: &reqwest::Client, addr: &str) -> String {
+    let credentials =
+        serde_json::json!({"email": "ops@example.com", "password": "violet-harbour-kettle-42"});
+    let registered = client
+        .post(format!("http://{addr}/api/v1/auth/register"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let login: serde_json::Value = client
+        .post(format!("http://{addr}/api/v1/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap().to_owned()
+}
+
 /// Sends a raw HTTP request head and part of its body, leaving the request in flight.
-fn start_upload(addr: &str, body: &[u8], sent: usize) -> TcpStream {
+fn start_upload(addr: &str, token: &str, body: &[u8], sent: usize) -> TcpStream {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     write!(
         stream,
-        "POST /api/v1/traces HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /api/v1/traces HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
@@ -189,10 +212,11 @@ async fn serve_prints_its_url_and_shuts_down_gracefully_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    let token = first_account_token(&client, &served.addr).await;
 
     // A request is in flight (half its body sent) when SIGTERM arrives: it must still complete.
     let body = std::fs::read(examples().join("weather-agent.json")).unwrap();
-    let mut in_flight = start_upload(&served.addr, &body, body.len() / 2);
+    let mut in_flight = start_upload(&served.addr, &token, &body, body.len() / 2);
     std::thread::sleep(Duration::from_millis(200));
     terminate(&served.child);
     std::thread::sleep(Duration::from_millis(300));
@@ -283,9 +307,14 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
         {"id": "a", "input": {"token": github, "db": {"password": password}}, "output": "body-marker-text"}
     ]});
     let client = reqwest::Client::new();
+    let access = first_account_token(&client, &addr).await;
     let response = client
         .post(format!("http://{addr}/api/v1/traces"))
-        .header("authorization", format!("Bearer {header_token}"))
+        .header("authorization", format!("Bearer {access}"))
+        .header(
+            "x-forwarded-authorization",
+            format!("Bearer {header_token}"),
+        )
         .header("cookie", format!("session={header_token}"))
         .json(&doc)
         .send()
@@ -295,6 +324,7 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
     // A refused body must not be echoed into the log either.
     let refused = client
         .post(format!("http://{addr}/api/v1/traces"))
+        .header("authorization", format!("Bearer {access}"))
         .header("content-type", "application/json")
         .body(format!("{{\"steps\": [{{\"secret\": \"{password}\"}}"))
         .send()
@@ -310,7 +340,13 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
         log.contains("/steps/0/input/token"),
         "the pointer of each redaction is logged: {log}"
     );
-    for secret in [github.as_str(), password, header_token, "body-marker-text"] {
+    for secret in [
+        github.as_str(),
+        password,
+        header_token,
+        access.as_str(),
+        "body-marker-text",
+    ] {
         assert!(!log.contains(secret), "{secret:?} reached the log");
     }
 }

@@ -1,0 +1,166 @@
+//! Share links: a read-only view of one trace for anyone with the link, until it expires or is
+//! revoked. The shared view carries the trace and nothing else of the instance: no project, no
+//! emails, no other traces.
+
+use crate::api::dto::TraceDetail;
+use crate::api::traces::trace_detail;
+use crate::app::AppState;
+use crate::auth::tokens::{hash_token, new_share_token};
+use crate::principal::{Principal, deny_unless};
+use crate::problem::Problem;
+use agenttrace_core::timefmt::{format_us, parse_timestamp_str};
+use agenttrace_store::{Share, new_id};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct NewShare {
+    /// RFC 3339; the link stops working then. Without it the link works until revoked.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedShare {
+    /// The secret part of the link; shown this once, stored only as a hash.
+    pub token: String,
+    /// `/share/{token}`: the page anyone with the link can open.
+    pub url: String,
+    pub expires_at: Option<String>,
+}
+
+/// Create a share link for a trace.
+#[utoipa::path(post, path = "/api/v1/traces/{id}/share", tag = "shares",
+    params(("id" = String, Path, description = "Trace id")),
+    request_body(content = NewShare, description = "Optional expiry"),
+    responses(
+        (status = 201, description = "Created", body = CreatedShare),
+        (status = 403, description = "Viewers and keys cannot share", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such trace", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: Option<Json<NewShare>>,
+) -> Result<(StatusCode, Json<CreatedShare>), Problem> {
+    let record = state
+        .store
+        .get_trace(&id)
+        .await?
+        .ok_or_else(|| Problem::not_found("trace"))?;
+    let access = principal
+        .require(&state, &record.project_id, "trace")
+        .await?;
+    deny_unless(
+        access.write && principal.user().is_some(),
+        &principal,
+        "share traces",
+    )?;
+    let now = state.clock.now_us();
+    let expires_at_us = match body.and_then(|Json(b)| b.expires_at).as_deref() {
+        None | Some("") => None,
+        Some(text) => {
+            let at = parse_timestamp_str(text).ok_or_else(|| {
+                Problem::bad_parameter("expires_at", "`expires_at` must be an RFC 3339 time")
+            })?;
+            if at <= now {
+                return Err(Problem::bad_parameter(
+                    "expires_at",
+                    "`expires_at` must be in the future",
+                ));
+            }
+            Some(at)
+        }
+    };
+    let token = new_share_token();
+    let share = Share {
+        id: new_id(),
+        trace_id: id.clone(),
+        token_hash: hash_token(&token),
+        created_by: Some(principal.actor()),
+        created_at_us: now,
+        expires_at_us,
+        revoked_at_us: None,
+    };
+    state.store.insert_share(&share).await?;
+    tracing::info!(target: "security", event = "share_created", by = %principal.actor(), trace_id = %id, share_id = %share.id, "share link created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedShare {
+            url: format!("/share/{token}"),
+            token,
+            expires_at: expires_at_us.map(format_us),
+        }),
+    ))
+}
+
+/// Revoke a share link; it stops working at once.
+#[utoipa::path(delete, path = "/api/v1/traces/{id}/share/{token}", tag = "shares",
+    params(("id" = String, Path, description = "Trace id"), ("token" = String, Path, description = "The link's token")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Viewers and keys cannot revoke", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such trace or link", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, token)): Path<(String, String)>,
+) -> Result<StatusCode, Problem> {
+    let record = state
+        .store
+        .get_trace(&id)
+        .await?
+        .ok_or_else(|| Problem::not_found("trace"))?;
+    let access = principal
+        .require(&state, &record.project_id, "trace")
+        .await?;
+    deny_unless(
+        access.write && principal.user().is_some(),
+        &principal,
+        "revoke share links",
+    )?;
+    if !state
+        .store
+        .revoke_share(&id, &hash_token(&token), state.clock.now_us())
+        .await?
+    {
+        return Err(Problem::not_found("share link"));
+    }
+    tracing::info!(target: "security", event = "share_revoked", by = %principal.actor(), trace_id = %id, "share link revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The shared trace, read-only, for anyone with the link.
+#[utoipa::path(get, path = "/api/v1/share/{token}", tag = "shares",
+    params(("token" = String, Path, description = "The link's token")),
+    responses(
+        (status = 200, description = "The trace", body = TraceDetail),
+        (status = 404, description = "No such link, or revoked, or expired", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn view(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<TraceDetail>, Problem> {
+    let gone = || Problem::not_found("share link");
+    let share = state
+        .store
+        .share_by_token_hash(&hash_token(&token))
+        .await?
+        .ok_or_else(gone)?;
+    let now = state.clock.now_us();
+    if share.revoked_at_us.is_some() || share.expires_at_us.is_some_and(|t| t <= now) {
+        return Err(gone());
+    }
+    let record = state
+        .store
+        .get_trace(&share.trace_id)
+        .await?
+        .ok_or_else(gone)?;
+    let steps = state.store.get_steps(&share.trace_id).await?;
+    Ok(Json(trace_detail(record, steps)))
+}
