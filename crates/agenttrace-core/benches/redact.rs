@@ -408,13 +408,13 @@ fn secret_trace(rng: &mut Rng) -> Value {
             let secrets: Vec<String> = (0..6).map(|_| fabricated_secret(rng)).collect();
             if let Some(input) = step.get_mut("input") {
                 input["headers"] = json!({"Authorization": format!("Bearer {}", rng.chars(ALNUM, 40)), "x-api-key": rng.chars(ALNUM, 32)});
-                if let Some(Value::Array(messages)) = input.get_mut("messages") {
-                    if let Some(Value::Object(last)) = messages.last_mut() {
-                        last.insert(
-                            "content".into(),
-                            Value::String(format!("use {} and {} please", secrets[0], secrets[1])),
-                        );
-                    }
+                if let Some(Value::Array(messages)) = input.get_mut("messages")
+                    && let Some(Value::Object(last)) = messages.last_mut()
+                {
+                    last.insert(
+                        "content".into(),
+                        Value::String(format!("use {} and {} please", secrets[0], secrets[1])),
+                    );
                 }
             }
             if let Some(output) = step.get_mut("output") {

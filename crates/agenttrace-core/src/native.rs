@@ -272,10 +272,10 @@ impl StepDecoder {
             None if model.is_some() || !usage.is_empty() => StepKind::Llm,
             None => StepKind::Custom,
         });
-        if let Some(t) = &source_type {
-            if !t.eq_ignore_ascii_case(kind.as_str()) || explicit_kind.is_some() {
-                metadata.insert(SOURCE_TYPE_KEY.to_owned(), Value::String(t.clone()));
-            }
+        if let Some(t) = &source_type
+            && (!t.eq_ignore_ascii_case(kind.as_str()) || explicit_kind.is_some())
+        {
+            metadata.insert(SOURCE_TYPE_KEY.to_owned(), Value::String(t.clone()));
         }
         if let Some(content) = content {
             if output.is_none() {

@@ -997,10 +997,11 @@ pub(crate) fn looks_generated(value: &str) -> bool {
 
 /// Base64 of printable `user:password` text, or a long generated-looking value.
 fn looks_like_basic_credentials(value: &str) -> bool {
-    if let Some(decoded) = decode_base64(value) {
-        if decoded.contains(&b':') && decoded.iter().all(|b| (0x20..0x7f).contains(b)) {
-            return true;
-        }
+    if let Some(decoded) = decode_base64(value)
+        && decoded.contains(&b':')
+        && decoded.iter().all(|b| (0x20..0x7f).contains(b))
+    {
+        return true;
     }
     value.len() >= 16 && looks_generated(value) && value.bytes().any(|b| b.is_ascii_digit())
 }

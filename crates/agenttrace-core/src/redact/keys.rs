@@ -136,11 +136,11 @@ impl KeyMatcher {
             let mut buf = [0u8; INLINE_KEY];
             let mut len = 0;
             for &b in bytes {
-                if b.is_ascii_alphanumeric() {
-                    if let Some(slot) = buf.get_mut(len) {
-                        *slot = b.to_ascii_lowercase();
-                        len += 1;
-                    }
+                if b.is_ascii_alphanumeric()
+                    && let Some(slot) = buf.get_mut(len)
+                {
+                    *slot = b.to_ascii_lowercase();
+                    len += 1;
                 }
             }
             self.classify_normalised(buf.get(..len)?, key)

@@ -505,19 +505,16 @@ pub async fn logout(
         if let Some(Json(LogoutRequest {
             refresh_token: Some(token),
         })) = &body
-        {
-            if let Some(session) = state
+            && let Some(session) = state
                 .store
                 .session_by_token_hash(&hash_token(token))
                 .await?
-            {
-                if session.user_id == user.id {
-                    state
-                        .store
-                        .revoke_session_family(&session.family_id, now)
-                        .await?;
-                }
-            }
+            && session.user_id == user.id
+        {
+            state
+                .store
+                .revoke_session_family(&session.family_id, now)
+                .await?;
         }
         if let Via::Cookie { family_id } = via {
             state.store.revoke_session_family(family_id, now).await?;

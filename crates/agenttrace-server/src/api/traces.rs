@@ -213,14 +213,14 @@ struct Upload {
 
 async fn read_upload(state: &AppState, request: Request) -> Result<Upload, Problem> {
     let max_body = state.limits.max_body_bytes;
-    if let Some(length) = content_length(request.headers()) {
-        if length > max_body {
-            return Err(Problem::too_large(
-                "the request body",
-                max_body,
-                Some(length),
-            ));
-        }
+    if let Some(length) = content_length(request.headers())
+        && length > max_body
+    {
+        return Err(Problem::too_large(
+            "the request body",
+            max_body,
+            Some(length),
+        ));
     }
     let is_multipart = request
         .headers()

@@ -1,7 +1,9 @@
 //! Integration tests of the server: each test starts the real server on port 0 with its own
 //! temporary data folder and talks to it over HTTP.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+mod access;
+mod auth_flows;
 mod helpers;
 mod ingest;
 mod list;

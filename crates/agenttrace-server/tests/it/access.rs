@@ -1,0 +1,1 @@
+//! Who may do what: the access matrix of issue 4.
