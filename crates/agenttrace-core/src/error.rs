@@ -51,7 +51,7 @@ pub enum IngestError {
     },
     #[error("the trace has {found} steps, the limit is {limit}")]
     TooManySteps { limit: u32, found: u64 },
-    #[error("{message} (at {pointer})")]
+    #[error("{message} (at {})", if pointer.is_empty() { "the document root" } else { pointer.as_str() })]
     NotATrace { pointer: String, message: String },
 }
 

@@ -138,6 +138,9 @@ fn redact_steps(
     for (i, step) in steps.iter_mut().enumerate() {
         let base = format!("/steps/{}", offset + i);
         redactor.redact_str(&mut step.name, &format!("{base}/name"), report);
+        if let Some(model) = &mut step.model {
+            redactor.redact_str(model, &format!("{base}/model"), report);
+        }
         if let Some(input) = &mut step.input {
             redactor.redact_value(input, &format!("{base}/input"), report);
         }

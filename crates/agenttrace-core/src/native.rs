@@ -101,6 +101,7 @@ pub fn decode(doc: Value, limits: &Limits, size_bytes: u64) -> Result<Decoded, I
         explicit_ids: census.explicit_ids,
         seen_ids: HashMap::new(),
         steps: Vec::with_capacity(usize::try_from(census.count).unwrap_or(0)),
+        pointers: Vec::new(),
         warnings: Vec::new(),
     };
     // Pre-order walk; children are pushed in reverse so document order is kept.
@@ -120,9 +121,10 @@ pub fn decode(doc: Value, limits: &Limits, size_bytes: u64) -> Result<Decoded, I
     let StepDecoder {
         mut steps,
         mut warnings,
+        pointers,
         ..
     } = decoder;
-    link_parents(&mut steps, &mut warnings);
+    link_parents(&mut steps, &pointers, &mut warnings);
 
     let name = take_text(&mut top, "name", "")?.unwrap_or_default();
     let description = take_text(&mut top, "description", "")?;
@@ -182,6 +184,8 @@ struct StepDecoder {
     /// Step id to the pointer where it was first seen, to report duplicates.
     seen_ids: HashMap<String, String>,
     steps: Vec<Step>,
+    /// The JSON pointer of each step, in the same order, for warnings.
+    pointers: Vec<String>,
     warnings: Vec<Warning>,
 }
 
@@ -255,13 +259,13 @@ impl StepDecoder {
         let start_us = take_time(&mut map, &["timestamp", "time", "start_time"], pointer)?;
         let mut end_us = take_time(&mut map, &["end_time"], pointer)?;
         let mut duration_us = take_duration(&mut map, pointer)?;
-        let mut usage = take_usage(&mut map, pointer)?;
+        let (mut usage, usage_extra) = take_usage(&mut map, pointer)?;
         if let Some(total) = take_count(&mut map, &["tokens_used", "tokens"], pointer)? {
             usage.total_tokens.get_or_insert(total);
         }
         let model = take_text(&mut map, "model", pointer)?;
         let cost = take_cost(&mut map, pointer)?;
-        let error = take_error(&mut map);
+        let (error, error_extra) = take_error(&mut map);
         let status_text = take_text(&mut map, "status", pointer)?;
         let input = take_first(&mut map, &["input", "inputs"]).map(|(_, v)| v);
         let mut output = take_first(&mut map, &["output", "outputs"]).map(|(_, v)| v);
@@ -284,6 +288,13 @@ impl StepDecoder {
                 metadata.entry("content").or_insert(content);
             }
         }
+        // What the known fields carried beyond what we model (cache token counts, error codes)
+        // stays in the metadata under the field's own name.
+        for (key, extra) in [("usage", usage_extra), ("error", error_extra)] {
+            if let Some(extra) = extra.filter(|e| !e.is_empty()) {
+                metadata.entry(key).or_insert(Value::Object(extra));
+            }
+        }
         for (key, value) in map {
             metadata.entry(key).or_insert(value);
         }
@@ -300,7 +311,7 @@ impl StepDecoder {
             _ => {}
         }
         if let (Some(start), Some(end), None) = (start_us, end_us, duration_us) {
-            duration_us = Some(end - start);
+            duration_us = Some(end.saturating_sub(start));
         }
 
         let status = if error.is_some() || kind == StepKind::Error {
@@ -322,6 +333,7 @@ impl StepDecoder {
             .or_else(|| source_type.clone())
             .unwrap_or_else(|| kind.as_str().to_owned());
 
+        self.pointers.push(pointer.to_owned());
         self.steps.push(Step {
             id,
             parent_id,
@@ -364,20 +376,25 @@ impl StepDecoder {
 
 /// Makes every `parent_id` point at a step of the trace: an unknown parent or a cycle is broken by
 /// making the step a root, with a warning.
-fn link_parents(steps: &mut [Step], warnings: &mut Vec<Warning>) {
+fn link_parents(steps: &mut [Step], pointers: &[String], warnings: &mut Vec<Warning>) {
+    let parent_pointer = |i: usize| {
+        pointers
+            .get(i)
+            .map_or_else(|| "/steps".to_owned(), |p| format!("{p}/parent_id"))
+    };
     let index: HashMap<String, usize> = steps
         .iter()
         .enumerate()
         .map(|(i, s)| (s.id.clone(), i))
         .collect();
-    for step in steps.iter_mut() {
+    for (i, step) in steps.iter_mut().enumerate() {
         let unknown = step
             .parent_id
             .as_ref()
             .is_some_and(|parent| !index.contains_key(parent));
         if unknown {
             warnings.push(Warning {
-                pointer: format!("/steps (step {:?})", step.id),
+                pointer: parent_pointer(i),
                 message: "parent_id names no step of this trace; the step is shown as a root"
                     .to_owned(),
             });
@@ -395,9 +412,10 @@ fn link_parents(steps: &mut [Step], warnings: &mut Vec<Warning>) {
                 1 => {
                     // `path.last()` points back into the path: cut that edge.
                     if let Some(&last) = path.last() {
+                        let pointer = parent_pointer(last);
                         let step: &mut Step = &mut steps[last];
                         warnings.push(Warning {
-                            pointer: format!("/steps (step {:?})", step.id),
+                            pointer,
                             message: "parent_id forms a cycle; the step is shown as a root"
                                 .to_owned(),
                         });
@@ -581,7 +599,7 @@ fn take_duration(map: &mut Map<String, Value>, pointer: &str) -> Result<Option<i
     match take_first(map, &["duration_ms", "duration"]) {
         None | Some((_, Value::Null)) => Ok(None),
         Some((key, value)) => match number_of(&value) {
-            Some(ms) if ms >= 0.0 && ms * 1000.0 < i64::MAX as f64 => {
+            Some(ms) if ms >= 0.0 && ms * 1000.0 < crate::timefmt::MAX_US as f64 => {
                 Ok(Some((ms * 1000.0).round() as i64))
             }
             Some(_) => Err(IngestError::not_a_trace(
@@ -630,9 +648,13 @@ fn take_count(
     }
 }
 
-fn take_usage(map: &mut Map<String, Value>, pointer: &str) -> Result<Usage, IngestError> {
+/// The usage counts, and the fields of the usage object that are not counts we model.
+fn take_usage(
+    map: &mut Map<String, Value>,
+    pointer: &str,
+) -> Result<(Usage, Option<Map<String, Value>>), IngestError> {
     let mut usage = match map.remove("usage") {
-        None | Some(Value::Null) => return Ok(Usage::default()),
+        None | Some(Value::Null) => return Ok((Usage::default(), None)),
         Some(Value::Object(usage)) => usage,
         Some(Value::Number(n)) => {
             let mut object = Map::new();
@@ -650,7 +672,7 @@ fn take_usage(map: &mut Map<String, Value>, pointer: &str) -> Result<Usage, Inge
         }
     };
     let pointer = format!("{pointer}/usage");
-    Ok(Usage {
+    let counts = Usage {
         input_tokens: take_count(
             &mut usage,
             &["input_tokens", "prompt_tokens", "input"],
@@ -662,7 +684,8 @@ fn take_usage(map: &mut Map<String, Value>, pointer: &str) -> Result<Usage, Inge
             &pointer,
         )?,
         total_tokens: take_count(&mut usage, &["total_tokens", "total"], &pointer)?,
-    })
+    };
+    Ok((counts, Some(usage)))
 }
 
 fn take_cost(map: &mut Map<String, Value>, pointer: &str) -> Result<Option<f64>, IngestError> {
@@ -677,9 +700,12 @@ fn take_cost(map: &mut Map<String, Value>, pointer: &str) -> Result<Option<f64>,
     }
 }
 
-fn take_error(map: &mut Map<String, Value>) -> Option<StepError> {
-    let (_, value) = take_first(map, &["error", "error_message"])?;
-    match value {
+/// The step's error, and the fields of an error object beyond type, message and stack.
+fn take_error(map: &mut Map<String, Value>) -> (Option<StepError>, Option<Map<String, Value>>) {
+    let Some((_, value)) = take_first(map, &["error", "error_message"]) else {
+        return (None, None);
+    };
+    let error = match value {
         Value::Null | Value::Bool(false) => None,
         Value::Bool(true) => Some(StepError {
             message: "error".to_owned(),
@@ -703,17 +729,21 @@ fn take_error(map: &mut Map<String, Value>) -> Option<StepError> {
             let message = message
                 .or_else(|| error_type.clone())
                 .unwrap_or_else(|| "error".to_owned());
-            Some(StepError {
-                message,
-                error_type,
-                stack,
-            })
+            return (
+                Some(StepError {
+                    message,
+                    error_type,
+                    stack,
+                }),
+                Some(object),
+            );
         }
         other => Some(StepError {
             message: other.to_string(),
             ..StepError::default()
         }),
-    }
+    };
+    (error, None)
 }
 
 /// Writes a trace back as a native document; decoding the result gives the same trace.
@@ -804,6 +834,47 @@ mod tests {
             ids,
             ["step-1-1", "step-1", "step-3-2", "step-3-1", "step-3"]
         );
+    }
+
+    #[test]
+    fn fields_beyond_the_model_are_kept_and_warnings_point_at_the_field() {
+        let decoded = decode_ok(json!([
+            {"id": "a", "usage": {"input_tokens": 3, "cache_read_input_tokens": 2},
+             "error": {"message": "rate limited", "code": 429, "retry_after": 3}},
+            {"id": "b", "children": [{"id": "c", "parent_id": "b"}, {"id": "d", "parent_id": "zz"}]}
+        ]));
+        let a = &decoded.trace.steps[0];
+        assert_eq!(a.usage.input_tokens, Some(3));
+        assert_eq!(a.metadata["usage"], json!({"cache_read_input_tokens": 2}));
+        assert_eq!(a.metadata["error"], json!({"retry_after": 3}));
+        assert_eq!(
+            a.error.as_ref().and_then(|e| e.error_type.as_deref()),
+            Some("429")
+        );
+        assert_eq!(decoded.trace.steps[3].parent_id.as_deref(), Some("b"));
+        let pointers: Vec<&str> = decoded
+            .warnings
+            .iter()
+            .map(|w| w.pointer.as_str())
+            .collect();
+        assert_eq!(pointers, ["/steps/1/children/1/parent_id"]);
+    }
+
+    #[test]
+    fn times_out_of_range_are_refused_not_wrapped() {
+        for step in [
+            json!({"timestamp": 9e21, "duration_ms": 9e15}),
+            json!({"timestamp": "0000-01-01T00:00:00Z"}),
+            json!({"timestamp": "10000-01-01T00:00:00Z"}),
+        ] {
+            let err = decode(json!([step]), &Limits::default(), 0).unwrap_err();
+            assert_eq!(err.pointer(), Some("/steps/0/timestamp"), "{err}");
+        }
+        let decoded = decode_ok(
+            json!([{"timestamp": "0001-01-01T00:00:00Z"}, {"timestamp": "9999-12-31T23:59:59Z", "duration_ms": 1e12}]),
+        );
+        let stats = crate::stats::compute(&decoded.trace.steps);
+        assert!(stats.duration_us.is_some_and(|d| d > 0));
     }
 
     #[test]

@@ -42,7 +42,11 @@ pub fn compute(steps: &[Step]) -> TraceStats {
         }
         let end = step
             .end_us
-            .or_else(|| step.start_us.zip(step.duration_us).map(|(s, d)| s + d))
+            .or_else(|| {
+                step.start_us
+                    .zip(step.duration_us)
+                    .map(|(s, d)| s.saturating_add(d))
+            })
             .or(step.start_us);
         if let Some(end) = end {
             stats.end_us = Some(stats.end_us.map_or(end, |e| e.max(end)));
@@ -60,7 +64,7 @@ pub fn compute(steps: &[Step]) -> TraceStats {
         total_tokens: total,
     };
     stats.duration_us = match (stats.start_us, stats.end_us) {
-        (Some(start), Some(end)) if end > start => Some(end - start),
+        (Some(start), Some(end)) if end > start => Some(end.saturating_sub(start)),
         // Without timestamps, root steps are taken to run one after another.
         _ => root_duration_sum.or(stats.start_us.map(|_| 0)),
     };

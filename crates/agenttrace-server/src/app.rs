@@ -5,18 +5,23 @@ use crate::api::{auth, meta, projects, shares, traces};
 use crate::auth::jwt::JwtKeys;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
-use crate::problem::Problem;
+use crate::problem::{self, Problem};
 use agenttrace_core::Limits;
 use agenttrace_core::redact::Redactor;
 use agenttrace_store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::decompression::RequestDecompressionLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 /// What handlers share.
@@ -31,6 +36,7 @@ pub struct AppState {
     pub registration_open: bool,
     pub clock: Arc<dyn Clock>,
     pub login_throttle: Arc<LoginThrottle>,
+    pub request_timeout: std::time::Duration,
 }
 
 /// Builds the application's routes and layers.
@@ -84,13 +90,24 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
         // Multipart reads honour this; raw bodies are capped by the upload handler itself, which
         // answers with a problem document instead of a bare 413.
         .layer(DefaultBodyLimit::max(body_limit))
         // Outside the handlers' size checks, so that the limits apply to the decompressed
         // bytes: a small gzip body that inflates past the limit is refused with 413.
         .layer(RequestDecompressionLayer::new().gzip(true))
+        // Before decompression: an encoding we cannot read gets a problem that names it.
+        .layer(middleware::from_fn(refuse_unknown_encoding))
+        // Cuts a request that takes too long (a client that stalls mid-body), so it can hold
+        // neither a connection nor a graceful shutdown forever.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
+        ))
+        // Outside everything that can answer with a bare error (extractor rejections, the
+        // layers above): every error leaves as application/problem+json.
+        .layer(middleware::map_response(problem_for_bare_errors))
         // Outermost but one: a panic in any handler becomes a 500 problem, not a dropped connection.
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(Problem::internal(&"handler panicked"))
@@ -99,10 +116,78 @@ pub fn router(state: AppState) -> Router {
         // bodies or headers, so secrets in them cannot reach the log.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(|request: &Request| {
+                    // The path only: query strings can carry tokens (`?api_key=...`).
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                    )
+                })
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+}
+
+/// Refuses a `Content-Encoding` other than gzip (or identity) with a problem that says so.
+async fn refuse_unknown_encoding(request: Request, next: Next) -> Response {
+    let unknown = request
+        .headers()
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(|e| e.trim().to_ascii_lowercase())
+        .find(|e| !matches!(e.as_str(), "gzip" | "x-gzip" | "identity" | ""));
+    match unknown {
+        Some(encoding) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-encoding",
+            format!(
+                "Content-Encoding {:?} is not supported: send the body uncompressed or with gzip",
+                encoding.chars().take(40).collect::<String>()
+            ),
+        )
+        .into_response(),
+        None => next.run(request).await,
+    }
+}
+
+/// Turns an error response that is not already a problem document (an extractor's plain-text
+/// rejection, a layer's empty 408 or 415) into one, keeping its status and its text.
+async fn problem_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(problem::CONTENT_TYPE.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let slug = match status {
+        StatusCode::BAD_REQUEST => "bad-request",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+        _ => "error",
+    };
+    let mut problem = Problem::new(status, slug, detail).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem
 }
 
 async fn not_found() -> Problem {

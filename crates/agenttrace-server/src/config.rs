@@ -73,6 +73,11 @@ pub struct Config {
     pub redact: RedactConfig,
     pub auth: AuthConfig,
     pub clock: Arc<dyn Clock>,
+    /// A request still unanswered after this gets 408 (a stalled upload cannot hold a
+    /// connection, or a shutdown, forever).
+    pub request_timeout: Duration,
+    /// After a shutdown signal, how long requests in flight may take before they are cut.
+    pub shutdown_grace: Duration,
 }
 
 impl Config {
@@ -86,6 +91,8 @@ impl Config {
             redact: RedactConfig::default(),
             auth: AuthConfig::default(),
             clock: Arc::new(SystemClock),
+            request_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 

@@ -8,8 +8,10 @@ use crate::config::{AppEnv, Config};
 use agenttrace_core::redact::Redactor;
 use agenttrace_store::{SqliteStore, Store, StoreError, TraceStore};
 use std::future::Future;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,7 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     sqlite: SqliteStore,
+    shutdown_grace: Duration,
 }
 
 impl Server {
@@ -67,11 +70,13 @@ impl Server {
             registration_open: config.registration_open(),
             clock: Arc::clone(&config.clock),
             login_throttle: Arc::new(LoginThrottle::default()),
+            request_timeout: config.request_timeout,
         };
         Ok(Server {
             listener,
             state,
             sqlite,
+            shutdown_grace: config.shutdown_grace,
         })
     }
 
@@ -87,13 +92,34 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let app = router(self.state);
-        let served = axum::serve(
+        let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+        let serving = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await;
-        tracing::info!("no requests in flight; closing the database");
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = signalled.send(());
+        })
+        .into_future();
+        let grace = self.shutdown_grace;
+        let deadline = async move {
+            if on_signal.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let served = tokio::select! {
+            served = serving => {
+                tracing::info!("no requests in flight; closing the database");
+                served
+            }
+            () = deadline => {
+                tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period were cut; closing the database");
+                Ok(())
+            }
+        };
         self.sqlite.close().await;
         served.map_err(ServerError::from)
     }

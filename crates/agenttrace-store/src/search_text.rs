@@ -38,6 +38,9 @@ pub fn trace_text(trace: &Trace) -> String {
             if let Some(error_type) = &error.error_type {
                 push(&mut words, error_type);
             }
+            if let Some(stack) = &error.stack {
+                push(&mut words, stack);
+            }
         }
         for value in [&step.input, &step.output].into_iter().flatten() {
             push_strings(&mut words, value);

@@ -105,6 +105,15 @@ pub struct ServeArgs {
     #[arg(long, env = "AGENTTRACE_LOCKOUT_MINUTES", default_value_t = 15)]
     pub lockout_minutes: u64,
 
+    /// A request unanswered after this many seconds gets 408 (stalled clients cannot hold
+    /// connections).
+    #[arg(long, env = "AGENTTRACE_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+
+    /// On shutdown, how many seconds requests in flight may take before they are cut.
+    #[arg(long, env = "AGENTTRACE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -249,6 +258,8 @@ fn server_config(args: &ServeArgs) -> Result<Config, String> {
     config.env = args.app_env;
     config.limits = args.common.limits()?;
     config.redact = args.common.redact_config()?;
+    config.request_timeout = Duration::from_secs(args.request_timeout_secs.max(1));
+    config.shutdown_grace = Duration::from_secs(args.shutdown_grace_secs);
     if args.access_token_minutes == 0 || args.refresh_token_days == 0 || args.lockout_threshold == 0
     {
         return Err(

@@ -111,14 +111,16 @@ async fn import_file(
         },
     )
     .map_err(|e| e.to_string())?;
+    let trace = std::sync::Arc::new(prepared.trace);
     let record = store
         .insert_trace(NewTrace {
-            trace: &std::sync::Arc::new(prepared.trace),
+            trace: &trace,
             project_id: DEFAULT_PROJECT,
             created_by: None,
         })
         .await
         .map_err(|e| e.to_string())?;
+    agenttrace_server::api::traces::log_redactions(&record.id, &prepared.redaction);
     Ok((record.stats.step_count, record.redactions))
 }
 

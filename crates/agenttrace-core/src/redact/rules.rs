@@ -456,7 +456,8 @@ pub(crate) const KEY_FAMILIES: &[KeyFamily] = &[
     KeyFamily {
         name: "password",
         suffixes: &["password", "passwd", "pass_phrase", "pwd"],
-        exact: &[],
+        // `pass` alone (nodemailer's `auth: {user, pass}`); as a suffix it would take `bypass`.
+        exact: &["pass"],
         policy: ValuePolicy::Any,
         numbers: true,
         to_line_end: false,
@@ -478,6 +479,7 @@ pub(crate) const KEY_FAMILIES: &[KeyFamily] = &[
             "secret_access_key",
             "secret_value",
             "secret_string",
+            "secret_key_base",
         ],
         exact: &[],
         policy: ValuePolicy::Any,
@@ -516,7 +518,7 @@ pub(crate) const KEY_FAMILIES: &[KeyFamily] = &[
     KeyFamily {
         name: "authorization",
         suffixes: &["authorization"],
-        exact: &[],
+        exact: &["auth"],
         policy: ValuePolicy::Any,
         numbers: false,
         to_line_end: true,

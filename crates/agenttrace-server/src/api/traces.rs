@@ -183,24 +183,36 @@ async fn store_trace(
             created_by: Some(&actor),
         })
         .await?;
-    if redaction.total > 0 {
-        let paths: Vec<String> = redaction
-            .paths
-            .iter()
-            .map(|p| format!("{} ({})", p.pointer, p.rule))
-            .collect();
-        tracing::warn!(
-            target: "security",
-            event = "data_sanitized",
-            trace_id = %record.id,
-            redactions = redaction.total,
-            by_rule = ?redaction.by_rule,
-            paths = ?paths,
-            paths_omitted = redaction.paths_omitted,
-            "secrets removed before storage"
-        );
-    }
+    log_redactions(&record.id, redaction);
     Ok(record)
+}
+
+/// How many redacted paths one `data_sanitized` line lists; the rest are counted.
+const LOGGED_PATHS: usize = 50;
+
+/// Writes the `data_sanitized` security event of an ingest: counts per rule and JSON pointers,
+/// never values.
+pub fn log_redactions(trace_id: &str, redaction: &RedactionReport) {
+    if redaction.total == 0 {
+        return;
+    }
+    let paths: Vec<String> = redaction
+        .paths
+        .iter()
+        .take(LOGGED_PATHS)
+        .map(|p| format!("{} ({})", p.pointer, p.rule))
+        .collect();
+    let not_listed = redaction.total.saturating_sub(paths.len() as u64);
+    tracing::warn!(
+        target: "security",
+        event = "data_sanitized",
+        trace_id = %trace_id,
+        redactions = redaction.total,
+        by_rule = ?redaction.by_rule,
+        paths = ?paths,
+        paths_not_listed = not_listed,
+        "secrets removed before storage"
+    );
 }
 
 /// The document of an upload and the names that came with it.
@@ -575,7 +587,8 @@ pub async fn export(
     let (record, _) = find_trace(&state, &principal, &id).await?;
     let steps = state.store.get_steps(&id).await?;
     let doc = native::export(&record_to_trace(record, steps));
-    let body = serde_json::to_vec_pretty(&doc).map_err(|e| Problem::internal(&e))?;
+    // Compact, so an export is no larger than the limits that let the trace in.
+    let body = serde_json::to_vec(&doc).map_err(|e| Problem::internal(&e))?;
     let disposition = format!("attachment; filename=\"trace-{id}.json\"");
     let mut response = (
         [(

@@ -304,3 +304,73 @@ async fn gzip_bodies_are_limited_after_decompression() {
     assert_eq!(problem["type"], "urn:agenttrace:problem:unreadable-body");
     assert_eq!(app.trace_count().await, 1);
 }
+
+#[tokio::test]
+async fn every_error_is_a_problem_document() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/traces"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "br")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("\"br\""),
+        "{problem}"
+    );
+
+    // Rejections by axum's own extractors come out as problems too.
+    for (method, path, body) in [
+        ("GET", "/api/v1/traces/%FF", None),
+        ("POST", "/api/v1/auth/login", Some("{not json")),
+        ("POST", "/api/v1/auth/login", Some("{\"email\": 5}")),
+    ] {
+        let mut request = app.client.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            app.url(path),
+        );
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.unwrap();
+        assert!(response.status().is_client_error(), "{method} {path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{method} {path}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert!(!problem["detail"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn times_beyond_the_year_9999_are_refused_with_a_pointer() {
+    let app = spawn_app().await;
+    let problem = refused(
+        &app,
+        r#"[{"timestamp": 9000000000000000000000, "duration_ms": 9000000000000000}]"#,
+        422,
+        "not-a-trace",
+    )
+    .await;
+    assert_eq!(problem["pointer"], "/steps/0/timestamp");
+    refused(
+        &app,
+        r#"[{"timestamp": "0001-01-01T00:00:00Z"}, {"timestamp": 9200000000000000000000}]"#,
+        422,
+        "not-a-trace",
+    )
+    .await;
+}

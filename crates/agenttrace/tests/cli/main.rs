@@ -331,6 +331,16 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 400);
+    // Query strings are not logged: they can carry credentials.
+    let listed = client
+        .get(format!(
+            "http://{addr}/api/v1/traces?api_key={header_token}"
+        ))
+        .header("authorization", format!("Bearer {access}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
     terminate(&child);
     assert!(child.wait().unwrap().success());
 
@@ -349,4 +359,47 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
     ] {
         assert!(!log.contains(secret), "{secret:?} reached the log");
     }
+}
+
+#[tokio::test]
+async fn a_stalled_upload_cannot_hold_the_shutdown() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--shutdown-grace-secs",
+            "1",
+            "--data-dir",
+        ])
+        .arg(temp.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = first_account_token(&reqwest::Client::new(), &addr).await;
+    // Headers promise 1000 bytes; 10 arrive and the client goes quiet.
+    let _stalled = start_upload(&addr, &token, &[b' '; 1000], 10);
+    std::thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    terminate(&child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the server waited {:?} for a stalled client",
+        started.elapsed()
+    );
 }

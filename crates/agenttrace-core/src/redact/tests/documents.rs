@@ -274,7 +274,7 @@ fn keyed_entry_points_apply_key_and_value_rules() {
     );
     assert_eq!(
         value,
-        json!({"user": "[REDACTED:credentials]", "pass": "[REDACTED:credentials]"})
+        json!({"user": "[REDACTED:credentials]", "pass": "[REDACTED:password]"})
     );
 
     assert_eq!(report.total, 4);
