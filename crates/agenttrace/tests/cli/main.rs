@@ -403,3 +403,77 @@ async fn a_stalled_upload_cannot_hold_the_shutdown() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn user_create_makes_an_account_that_can_sign_in() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let create = |email: &str, password: &str| {
+        let mut child = bin()
+            .args(["user", "create", "--email", email, "--data-dir"])
+            .arg(&data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let output = create("Admin@Example.com", "violet-harbour-kettle-42");
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("created admin@example.com, instance admin"),
+        "{}",
+        text(&output)
+    );
+    let output = create("admin@example.com", "violet-harbour-kettle-42");
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("already exists"),
+        "{}",
+        text(&output)
+    );
+    let output = create("weak@example.com", "password");
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("12"),
+        "the policy names the minimum: {}",
+        text(&output)
+    );
+
+    let mut served = serve(&data);
+    let login = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/auth/login", served.addr))
+        .json(&serde_json::json!({"email": "admin@example.com", "password": "violet-harbour-kettle-42"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    terminate(&served.child);
+    assert!(served.child.wait().unwrap().success());
+}
+
+#[test]
+fn production_refuses_to_start_without_a_jwt_secret() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = bin()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--app-env",
+            "production",
+            "--data-dir",
+        ])
+        .arg(temp.path())
+        .env_remove("JWT_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("JWT_SECRET_KEY"),
+        "{}",
+        text(&output)
+    );
+}
