@@ -170,14 +170,13 @@ enum Credential<'a> {
 }
 
 fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
-    if let Some(value) = headers
+    // Another scheme (say `Basic`, from a reverse proxy with basic auth in front) is not ours:
+    // it must not hide an `x-api-key` or the session cookie.
+    if let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
     {
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)?;
         return Some(if token.starts_with(API_KEY_PREFIX) {
             Credential::ApiKey(token)
         } else {
@@ -188,6 +187,14 @@ fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
         return Some(Credential::ApiKey(key.trim()));
     }
     cookie(headers, SESSION_COOKIE).map(Credential::Cookie)
+}
+
+/// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// The value of one cookie of the request.

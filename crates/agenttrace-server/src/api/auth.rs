@@ -555,6 +555,8 @@ pub async fn change_password(
     .await
     .map_err(|e| Problem::internal(&e))?;
     if !matches {
+        // A stolen access token must not allow unlimited guesses of the password.
+        record_failure(&state, user, state.clock.now_us()).await?;
         tracing::warn!(target: "security", event = "auth_failure", user_id = %user.id, "wrong current password on password change");
         return Err(Problem::new(
             StatusCode::UNAUTHORIZED,

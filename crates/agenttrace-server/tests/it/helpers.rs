@@ -224,3 +224,98 @@ pub fn example(name: &str) -> Vec<u8> {
         .join(name);
     std::fs::read(path).unwrap()
 }
+
+/// Like [`spawn_app`], but `edit` may change the configuration first (for example
+/// `config.auth.allow_registration = Some(false)`).
+pub async fn spawn_app_with_config(edit: impl FnOnce(&mut Config)) -> TestApp {
+    let temp = tempfile::tempdir().unwrap();
+    let data_dir = temp.path().join("data");
+    let clock = ManualClock::new();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), data_dir.clone());
+    config.clock = Arc::new(clock.clone());
+    edit(&mut config);
+    // The clock the test moves must be the one the server reads.
+    config.clock = Arc::new(clock.clone());
+    let server = Server::bind(&config).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        server
+            .run(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    let anonymous = Client::new();
+    let base = format!("http://{addr}");
+    let response = anonymous
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": OWNER, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        201,
+        "the first account may always register"
+    );
+    let owner_token = login_at(&anonymous, &base, OWNER).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = client_with(&owner_token);
+    let (status, me) = get_json_with(&client, &format!("{base}/api/v1/me")).await;
+    assert_eq!(status, 200, "{me}");
+    let project_id = me["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["personal"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    TestApp {
+        addr,
+        client,
+        anonymous,
+        data_dir,
+        clock,
+        owner_token,
+        project_id,
+        _temp: Some(temp),
+        shutdown: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+/// Sends a request and returns its status and body (JSON, or the text as a JSON string).
+pub async fn send_json(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// Every file under `dir` (recursively) whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if std::fs::read(&path)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
