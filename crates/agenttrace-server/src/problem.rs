@@ -98,6 +98,23 @@ impl Problem {
     }
 }
 
+/// Reads an optional `expires_at` (RFC 3339) that must lie after `now_us`.
+pub fn future_time(field: &str, text: Option<&str>, now_us: i64) -> Result<Option<i64>, Problem> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let at = agenttrace_core::timefmt::parse_timestamp_str(text).ok_or_else(|| {
+        Problem::bad_parameter(field, format!("`{field}` must be an RFC 3339 time"))
+    })?;
+    if at <= now_us {
+        return Err(Problem::bad_parameter(
+            field,
+            format!("`{field}` must be in the future"),
+        ));
+    }
+    Ok(Some(at))
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status_code();

@@ -1,6 +1,7 @@
 //! Command-line arguments and the `serve` command.
 
 use crate::import;
+use crate::say;
 use agenttrace_core::Limits;
 use agenttrace_core::limits::MIB;
 use agenttrace_core::redact::RedactConfig;
@@ -235,7 +236,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     match server.local_addr() {
-        Ok(addr) => println!(
+        Ok(addr) => say!(
             "AgentTrace is listening on http://{addr}  (data folder: {})",
             config.data_dir.display()
         ),
@@ -243,7 +244,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
     match server.run(shutdown_signal()).await {
         Ok(()) => {
-            println!("AgentTrace stopped cleanly");
+            say!("AgentTrace stopped cleanly");
             ExitCode::SUCCESS
         }
         Err(e) => {

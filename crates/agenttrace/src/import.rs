@@ -2,6 +2,7 @@
 //! pipeline as an upload (limits, redaction, stats), with a progress bar and a summary.
 
 use crate::cli::ImportArgs;
+use crate::say;
 use agenttrace_core::ingest::IngestOptions;
 use agenttrace_core::redact::Redactor;
 use agenttrace_core::{Limits, prepare};
@@ -60,7 +61,7 @@ pub async fn run(args: ImportArgs) -> ExitCode {
     progress.finish_and_clear();
     store.close().await;
 
-    println!(
+    say!(
         "imported {imported} trace{} ({steps} steps, {redactions} secret values redacted) into {}",
         plural(imported),
         args.common.data_dir.display()
@@ -68,13 +69,13 @@ pub async fn run(args: ImportArgs) -> ExitCode {
     if rejected.is_empty() {
         return ExitCode::SUCCESS;
     }
-    println!(
+    say!(
         "rejected {} file{}:",
         rejected.len(),
         plural(rejected.len() as u64)
     );
     for (path, reason) in &rejected {
-        println!("  {}: {reason}", path.display());
+        say!("  {}: {reason}", path.display());
     }
     ExitCode::FAILURE
 }

@@ -5,6 +5,16 @@ mod cli;
 mod import;
 mod users;
 
+/// Prints a line to standard output, like `println!`, but a closed pipe (`agenttrace import … |
+/// head`, a supervisor that stopped reading) is ignored instead of ending the process with a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 use clap::Parser;
 use std::process::ExitCode;
 

@@ -1,6 +1,7 @@
 //! `agenttrace user create`: accounts without a server, through the same checks as the API.
 
 use crate::cli::UserCreateArgs;
+use crate::say;
 use agenttrace_server::auth::password::{check_password_policy, hash_password};
 use agenttrace_store::{AccountStore, NewUser, SqliteStore, TraceStore, new_id};
 use std::io::BufRead;
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 pub async fn create(args: UserCreateArgs) -> ExitCode {
     match try_create(&args).await {
         Ok(message) => {
-            println!("{message}");
+            say!("{message}");
             ExitCode::SUCCESS
         }
         Err(e) => {

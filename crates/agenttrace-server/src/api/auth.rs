@@ -352,26 +352,45 @@ fn ttl_us(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// A session row for a new token (stored as a hash), valid for the refresh lifetime.
+fn new_session(
+    state: &AppState,
+    user: &User,
+    kind: SessionKind,
+    family_id: String,
+    token: &str,
+    csrf: Option<&str>,
+) -> Session {
+    let now = state.clock.now_us();
+    Session {
+        id: new_id(),
+        user_id: user.id.clone(),
+        family_id,
+        kind,
+        token_hash: hash_token(token),
+        csrf_hash: csrf.map(hash_token),
+        created_at_us: now,
+        expires_at_us: now.saturating_add(ttl_us(state.auth.refresh_ttl)),
+        rotated_at_us: None,
+        revoked_at_us: None,
+    }
+}
+
 /// Issues an access token and a refresh token of a new (or the given) family.
 async fn issue_pair(
     state: &AppState,
     user: &User,
     family: Option<&str>,
 ) -> Result<(TokenPair, Session), Problem> {
-    let now = state.clock.now_us();
     let refresh = new_refresh_token();
-    let session = Session {
-        id: new_id(),
-        user_id: user.id.clone(),
-        family_id: family.map_or_else(new_id, str::to_owned),
-        kind: SessionKind::Refresh,
-        token_hash: hash_token(&refresh),
-        csrf_hash: None,
-        created_at_us: now,
-        expires_at_us: now.saturating_add(ttl_us(state.auth.refresh_ttl)),
-        rotated_at_us: None,
-        revoked_at_us: None,
-    };
+    let session = new_session(
+        state,
+        user,
+        SessionKind::Refresh,
+        family.map_or_else(new_id, str::to_owned),
+        &refresh,
+        None,
+    );
     let (access, _) = state
         .jwt
         .issue(
@@ -647,21 +666,16 @@ pub async fn create_session(
     Json(body): Json<Credentials>,
 ) -> Result<Response, Problem> {
     let user = authenticate(&state, &body, ip).await?;
-    let now = state.clock.now_us();
     let token = new_refresh_token();
     let csrf = new_csrf_token();
-    let session = Session {
-        id: new_id(),
-        user_id: user.id.clone(),
-        family_id: new_id(),
-        kind: SessionKind::Web,
-        token_hash: hash_token(&token),
-        csrf_hash: Some(hash_token(&csrf)),
-        created_at_us: now,
-        expires_at_us: now.saturating_add(ttl_us(state.auth.refresh_ttl)),
-        rotated_at_us: None,
-        revoked_at_us: None,
-    };
+    let session = new_session(
+        &state,
+        &user,
+        SessionKind::Web,
+        new_id(),
+        &token,
+        Some(&csrf),
+    );
     state.store.insert_session(&session).await?;
     let mut response = Json(WebSession {
         csrf_token: csrf,

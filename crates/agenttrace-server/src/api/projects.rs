@@ -4,7 +4,7 @@ use crate::app::AppState;
 use crate::auth::tokens::{hash_token, new_api_key};
 use crate::principal::{Principal, deny_unless};
 use crate::problem::Problem;
-use agenttrace_core::timefmt::{format_us, parse_timestamp_str};
+use agenttrace_core::timefmt::format_us;
 use agenttrace_store::{ApiKey, KeyScope, Role, new_id};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -358,21 +358,7 @@ pub async fn create_key(
         }
     };
     let now = state.clock.now_us();
-    let expires_at_us = match body.expires_at.as_deref() {
-        None | Some("") => None,
-        Some(text) => {
-            let at = parse_timestamp_str(text).ok_or_else(|| {
-                Problem::bad_parameter("expires_at", "`expires_at` must be an RFC 3339 time")
-            })?;
-            if at <= now {
-                return Err(Problem::bad_parameter(
-                    "expires_at",
-                    "`expires_at` must be in the future",
-                ));
-            }
-            Some(at)
-        }
-    };
+    let expires_at_us = crate::problem::future_time("expires_at", body.expires_at.as_deref(), now)?;
     let (secret, prefix) = new_api_key();
     let key = ApiKey {
         id: new_id(),

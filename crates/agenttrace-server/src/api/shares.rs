@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::auth::tokens::{hash_token, new_share_token};
 use crate::principal::{Principal, deny_unless};
 use crate::problem::Problem;
-use agenttrace_core::timefmt::{format_us, parse_timestamp_str};
+use agenttrace_core::timefmt::format_us;
 use agenttrace_store::{Share, new_id};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -32,6 +32,28 @@ pub struct CreatedShare {
     pub expires_at: Option<String>,
 }
 
+/// Checks that the trace exists where the caller can see it (404 otherwise) and that the caller
+/// is a user who may write there (403 otherwise): viewers and API keys neither share nor revoke.
+async fn require_sharer(
+    state: &AppState,
+    principal: &Principal,
+    trace_id: &str,
+) -> Result<(), Problem> {
+    let record = state
+        .store
+        .get_trace(trace_id)
+        .await?
+        .ok_or_else(|| Problem::not_found("trace"))?;
+    let access = principal
+        .require(state, &record.project_id, "trace")
+        .await?;
+    deny_unless(
+        access.write && principal.user().is_some(),
+        principal,
+        "share traces or revoke share links",
+    )
+}
+
 /// Create a share link for a trace.
 #[utoipa::path(post, path = "/api/v1/traces/{id}/share", tag = "shares",
     params(("id" = String, Path, description = "Trace id")),
@@ -47,35 +69,13 @@ pub async fn create(
     Path(id): Path<String>,
     body: Option<Json<NewShare>>,
 ) -> Result<(StatusCode, Json<CreatedShare>), Problem> {
-    let record = state
-        .store
-        .get_trace(&id)
-        .await?
-        .ok_or_else(|| Problem::not_found("trace"))?;
-    let access = principal
-        .require(&state, &record.project_id, "trace")
-        .await?;
-    deny_unless(
-        access.write && principal.user().is_some(),
-        &principal,
-        "share traces",
-    )?;
+    require_sharer(&state, &principal, &id).await?;
     let now = state.clock.now_us();
-    let expires_at_us = match body.and_then(|Json(b)| b.expires_at).as_deref() {
-        None | Some("") => None,
-        Some(text) => {
-            let at = parse_timestamp_str(text).ok_or_else(|| {
-                Problem::bad_parameter("expires_at", "`expires_at` must be an RFC 3339 time")
-            })?;
-            if at <= now {
-                return Err(Problem::bad_parameter(
-                    "expires_at",
-                    "`expires_at` must be in the future",
-                ));
-            }
-            Some(at)
-        }
-    };
+    let expires_at_us = crate::problem::future_time(
+        "expires_at",
+        body.and_then(|Json(b)| b.expires_at).as_deref(),
+        now,
+    )?;
     let token = new_share_token();
     let share = Share {
         id: new_id(),
@@ -111,19 +111,7 @@ pub async fn revoke(
     principal: Principal,
     Path((id, token)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
-    let record = state
-        .store
-        .get_trace(&id)
-        .await?
-        .ok_or_else(|| Problem::not_found("trace"))?;
-    let access = principal
-        .require(&state, &record.project_id, "trace")
-        .await?;
-    deny_unless(
-        access.write && principal.user().is_some(),
-        &principal,
-        "revoke share links",
-    )?;
+    require_sharer(&state, &principal, &id).await?;
     if !state
         .store
         .revoke_share(&id, &hash_token(&token), state.clock.now_us())

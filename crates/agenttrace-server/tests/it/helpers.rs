@@ -46,9 +46,16 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
 }
 
 pub async fn spawn_app_in(data_dir: &Path, limits: Limits) -> TestApp {
+    start(data_dir, |config| config.limits = limits).await
+}
+
+/// Starts the server on `data_dir` with the configuration `edit` leaves, and signs in the owner
+/// (registering it on a fresh folder).
+async fn start(data_dir: &Path, edit: impl FnOnce(&mut Config)) -> TestApp {
     let clock = ManualClock::new();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), data_dir.to_owned());
-    config.limits = limits;
+    edit(&mut config);
+    // The clock the test moves must be the one the server reads.
     config.clock = Arc::new(clock.clone());
     let server = Server::bind(&config).await.unwrap();
     let addr = server.local_addr().unwrap();
@@ -229,65 +236,9 @@ pub fn example(name: &str) -> Vec<u8> {
 /// `config.auth.allow_registration = Some(false)`).
 pub async fn spawn_app_with_config(edit: impl FnOnce(&mut Config)) -> TestApp {
     let temp = tempfile::tempdir().unwrap();
-    let data_dir = temp.path().join("data");
-    let clock = ManualClock::new();
-    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), data_dir.clone());
-    config.clock = Arc::new(clock.clone());
-    edit(&mut config);
-    // The clock the test moves must be the one the server reads.
-    config.clock = Arc::new(clock.clone());
-    let server = Server::bind(&config).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        server
-            .run(async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-    });
-    let anonymous = Client::new();
-    let base = format!("http://{addr}");
-    let response = anonymous
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"email": OWNER, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        201,
-        "the first account may always register"
-    );
-    let owner_token = login_at(&anonymous, &base, OWNER).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let client = client_with(&owner_token);
-    let (status, me) = get_json_with(&client, &format!("{base}/api/v1/me")).await;
-    assert_eq!(status, 200, "{me}");
-    let project_id = me["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["personal"] == true)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    TestApp {
-        addr,
-        client,
-        anonymous,
-        data_dir,
-        clock,
-        owner_token,
-        project_id,
-        _temp: Some(temp),
-        shutdown: Some(tx),
-        handle: Some(handle),
-    }
+    let mut app = start(&temp.path().join("data"), edit).await;
+    app._temp = Some(temp);
+    app
 }
 
 /// Sends a request and returns its status and body (JSON, or the text as a JSON string).

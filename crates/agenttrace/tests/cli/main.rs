@@ -122,12 +122,18 @@ struct Served {
 }
 
 fn serve(data: &Path) -> Served {
+    serve_with(data, &[], Stdio::null())
+}
+
+/// Starts `agenttrace serve` on a free port with extra flags, reading the URL it prints.
+fn serve_with(data: &Path, flags: &[&str], stderr: impl Into<Stdio>) -> Served {
     let mut child = bin()
         .arg("serve")
+        .args(flags)
         .env("AGENTTRACE_BIND", "127.0.0.1:0")
         .env("AGENTTRACE_DATA_DIR", data)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -274,31 +280,9 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
     let temp = tempfile::tempdir().unwrap();
     let log_path = temp.path().join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = bin()
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--log",
-            "debug",
-            "--data-dir",
-        ])
-        .arg(temp.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let Served {
+        mut child, addr, ..
+    } = serve_with(&temp.path().join("data"), &["--log", "debug"], log);
 
     let github = format!("ghp_{}", "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8");
     let password = "correct-horse-battery-staple-42";
@@ -364,31 +348,13 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
 #[tokio::test]
 async fn a_stalled_upload_cannot_hold_the_shutdown() {
     let temp = tempfile::tempdir().unwrap();
-    let mut child = bin()
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--shutdown-grace-secs",
-            "1",
-            "--data-dir",
-        ])
-        .arg(temp.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let Served {
+        mut child, addr, ..
+    } = serve_with(
+        &temp.path().join("data"),
+        &["--shutdown-grace-secs", "1"],
+        Stdio::null(),
+    );
     let token = first_account_token(&reqwest::Client::new(), &addr).await;
     // Headers promise 1000 bytes; 10 arrive and the client goes quiet.
     let _stalled = start_upload(&addr, &token, &[b' '; 1000], 10);
