@@ -63,12 +63,59 @@ use utoipa::OpenApi;
 )]
 pub struct ApiDoc;
 
-/// Declares the bearer scheme: an access token (JWT) or an API key.
+/// Operations anyone may call, without credentials.
+const PUBLIC: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/api/v1/schema/trace.json"),
+    ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/session"),
+    ("get", "/api/v1/share/{token}"),
+];
+
+/// Declares the bearer scheme (an access token or an API key), marks the public operations as
+/// needing none, and documents the 401 every other operation can answer.
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        use utoipa::openapi::{RefOr, ResponseBuilder};
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation.as_mut() else {
+                    continue;
+                };
+                if PUBLIC.contains(&(method, path.as_str())) {
+                    operation.security = Some(vec![SecurityRequirement::default()]);
+                    continue;
+                }
+                let unauthorized = ResponseBuilder::new()
+                    .description("No credentials, or bad, expired or revoked ones")
+                    .content(
+                        crate::problem::CONTENT_TYPE,
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build();
+                operation
+                    .responses
+                    .responses
+                    .entry("401".to_owned())
+                    .or_insert(RefOr::T(unauthorized));
+            }
+        }
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",

@@ -150,3 +150,44 @@ async fn the_start_page_shows_how_to_send_a_trace() {
     let text = response.text().await.unwrap();
     assert!(text.contains("/api/v1/traces"));
 }
+
+#[tokio::test]
+async fn the_openapi_document_says_which_operations_need_credentials() {
+    let app = spawn_app().await;
+    let (_, doc) = app.get_json("/api/openapi.json").await;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let public = operation["security"] == serde_json::json!([{}]);
+            let concrete = path
+                .replace("{id}", "missing")
+                .replace("{step_id}", "missing")
+                .replace("{token}", "missing")
+                .replace("{user_id}", "missing")
+                .replace("{key_id}", "missing");
+            let response = app
+                .anonymous
+                .request(
+                    reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    app.url(&concrete),
+                )
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            if public {
+                assert_ne!(status, 401, "{method} {path} is documented as public");
+            } else {
+                assert_eq!(
+                    status, 401,
+                    "{method} {path} is documented as needing credentials"
+                );
+                assert!(
+                    operation["responses"].get("401").is_some(),
+                    "{method} {path} does not document its 401"
+                );
+            }
+        }
+    }
+}
