@@ -121,12 +121,29 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
-                        path = %request.uri().path(),
+                        path = %loggable_path(request.uri().path()),
                     )
                 })
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+}
+
+/// The path as it may be logged: share tokens and keys that travel in paths are masked.
+fn loggable_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if ["ats_", "atk_", "atr_"]
+                .iter()
+                .any(|p| segment.starts_with(p))
+            {
+                "[REDACTED]"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Refuses a `Content-Encoding` other than gzip (or identity) with a problem that says so.

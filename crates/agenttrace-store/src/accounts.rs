@@ -152,6 +152,19 @@ pub struct NewUser<'a> {
     pub security_stamp: &'a str,
     /// Make the account an instance admin (the first account always becomes one).
     pub is_admin: bool,
+    /// Create the account only if it is the instance's first (registration closed).
+    pub only_if_first: bool,
+}
+
+/// The outcome of [`AccountStore::create_user`].
+#[derive(Debug)]
+// Made once per registration; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum CreatedUser {
+    Created(User, Project),
+    EmailTaken,
+    /// `only_if_first` was set and the instance already has accounts.
+    NotFirst,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -218,7 +231,7 @@ pub trait AccountStore: Send + Sync {
     /// Creates a user with a personal project they own, in one transaction. The first user of
     /// the instance becomes an admin and an owner of the default project. `None` when the email
     /// is taken.
-    async fn create_user(&self, new: NewUser<'_>) -> Result<Option<(User, Project)>, StoreError>;
+    async fn create_user(&self, new: NewUser<'_>) -> Result<CreatedUser, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
     async fn user_count(&self) -> Result<u64, StoreError>;
@@ -232,6 +245,19 @@ pub trait AccountStore: Send + Sync {
         new_stamp: Option<&str>,
     ) -> Result<(), StoreError>;
     /// Sets a new password hash and security stamp.
+    /// Counts one failed sign-in, atomically; at `threshold` failures in a row the account is
+    /// locked until `lock_until_us`, the count restarts, the security stamp becomes `new_stamp`
+    /// and every session is revoked. Returns whether this failure locked the account.
+    async fn record_login_failure(
+        &self,
+        user_id: &str,
+        threshold: u32,
+        lock_until_us: i64,
+        new_stamp: &str,
+    ) -> Result<bool, StoreError>;
+    /// Clears the failure count after a successful sign-in, and a lock that has expired; a lock
+    /// still running at `now_us` stays.
+    async fn reset_login_failures(&self, user_id: &str, now_us: i64) -> Result<(), StoreError>;
     async fn set_password(
         &self,
         user_id: &str,
@@ -267,12 +293,15 @@ pub trait AccountStore: Send + Sync {
     async fn role_of(&self, project_id: &str, user_id: &str) -> Result<Option<Role>, StoreError>;
     async fn members(&self, project_id: &str) -> Result<Vec<Member>, StoreError>;
     /// Adds a member or changes their role.
+    /// Adds a member or changes their role. Never takes the project's last owner away: returns
+    /// `false` (and changes nothing) when that would happen.
     async fn set_member(
         &self,
         project_id: &str,
         user_id: &str,
         role: Role,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
+    /// Removes a member; `false` when there was none or it is the last owner.
     async fn remove_member(&self, project_id: &str, user_id: &str) -> Result<bool, StoreError>;
 
     async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;

@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 pub use accounts::{
-    AccountStore, ApiKey, KeyScope, Member, NewUser, Project, Role, Session, SessionKind, Share,
-    User, new_id,
+    AccountStore, ApiKey, CreatedUser, KeyScope, Member, NewUser, Project, Role, Session,
+    SessionKind, Share, User, new_id,
 };
 pub use cursor::Cursor;
 pub use sqlite::SqliteStore;

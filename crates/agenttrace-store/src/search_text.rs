@@ -68,7 +68,19 @@ struct WordSet {
 impl WordSet {
     fn add_text(&mut self, text: &str) {
         for_each_word(text, |raw| {
-            if !lowercase_word(raw, &mut self.word) || self.seen.contains(self.word.as_str()) {
+            // Most words are lowercase ASCII already: look them up without copying.
+            if raw.len() <= MAX_WORD_CHARS
+                && raw
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                if self.seen.contains(raw) {
+                    return;
+                }
+                self.word.clear();
+                self.word.push_str(raw);
+            } else if !lowercase_word(raw, &mut self.word) || self.seen.contains(self.word.as_str())
+            {
                 return;
             }
             if !self.out.is_empty() {

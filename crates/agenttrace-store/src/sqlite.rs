@@ -44,7 +44,9 @@ impl SqliteStore {
     /// Opens (creating on first use) the database in `data_dir` and runs its migrations.
     pub async fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
         create_private_dir(data_dir)?;
-        Self::open_file(&data_dir.join(DB_FILE)).await
+        let file = data_dir.join(DB_FILE);
+        create_private_file(&file)?;
+        Self::open_file(&file).await
     }
 
     /// Opens (creating on first use) the database file at `path` and runs its migrations.
@@ -121,6 +123,26 @@ fn spawn_checkpointer(pool: SqlitePool) {
             }
         }
     });
+}
+
+/// Creates an empty database file readable by its owner only (SQLite gives its -wal and -shm
+/// files the same permissions); an existing file is left as it is.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::DataDir {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }),
+    }
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {

@@ -2,7 +2,7 @@
 
 use crate::StoreError;
 use crate::accounts::{
-    AccountStore, ApiKey, Member, NewUser, Project, Role, Session, Share, User, new_id,
+    AccountStore, ApiKey, CreatedUser, Member, NewUser, Project, Role, Session, Share, User, new_id,
 };
 use crate::sqlite::SqliteStore;
 use agenttrace_core::timefmt::now_us;
@@ -92,7 +92,7 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn create_user(&self, new: NewUser<'_>) -> Result<Option<(User, Project)>, StoreError> {
+    async fn create_user(&self, new: NewUser<'_>) -> Result<CreatedUser, StoreError> {
         let now = now_us();
         let user_id = new_id();
         let project_id = new_id();
@@ -101,6 +101,9 @@ impl AccountStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         let first = existing == 0;
+        if new.only_if_first && !first {
+            return Ok(CreatedUser::NotFirst);
+        }
         let is_admin = new.is_admin || first;
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, password_hash, is_admin, security_stamp, created_at_us) \
@@ -115,7 +118,7 @@ impl AccountStore for SqliteStore {
         .execute(&mut *tx)
         .await;
         match inserted {
-            Err(e) if is_unique_violation(&e) => return Ok(None),
+            Err(e) if is_unique_violation(&e) => return Ok(CreatedUser::EmailTaken),
             other => {
                 other?;
             }
@@ -164,7 +167,7 @@ impl AccountStore for SqliteStore {
             personal_of: Some(user_id),
             created_at_us: now,
         };
-        Ok(Some((user, project)))
+        Ok(CreatedUser::Created(user, project))
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
@@ -207,6 +210,55 @@ impl AccountStore for SqliteStore {
         .bind(locked_until_us)
         .bind(new_stamp)
         .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn record_login_failure(
+        &self,
+        user_id: &str,
+        threshold: u32,
+        lock_until_us: i64,
+        new_stamp: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let failures: Option<i64> = sqlx::query_scalar(
+            "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? RETURNING failed_logins",
+        )
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let locked = failures.is_some_and(|f| f >= i64::from(threshold));
+        if locked {
+            sqlx::query(
+                "UPDATE users SET failed_logins = 0, locked_until_us = ?, security_stamp = ? \
+                 WHERE id = ?",
+            )
+            .bind(lock_until_us)
+            .bind(new_stamp)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE sessions SET revoked_at_us = ? WHERE user_id = ? AND revoked_at_us IS NULL",
+            )
+            .bind(now_us())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(locked)
+    }
+
+    async fn reset_login_failures(&self, user_id: &str, now_us: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET failed_logins = 0, locked_until_us = NULL \
+             WHERE id = ? AND (locked_until_us IS NULL OR locked_until_us <= ?)",
+        )
+        .bind(user_id)
+        .bind(now_us)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -394,27 +446,35 @@ impl AccountStore for SqliteStore {
         project_id: &str,
         user_id: &str,
         role: Role,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        // One statement, so two owners demoting each other at once cannot both succeed.
+        let changed = sqlx::query(
             "INSERT INTO members (project_id, user_id, role, created_at_us) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
+             ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role \
+             WHERE members.role <> 'owner' OR excluded.role = 'owner' \
+             OR (SELECT COUNT(*) FROM members WHERE project_id = excluded.project_id AND role = 'owner') > 1",
         )
         .bind(project_id)
         .bind(user_id)
         .bind(role.as_str())
         .bind(now_us())
         .execute(self.pool())
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(changed > 0)
     }
 
     async fn remove_member(&self, project_id: &str, user_id: &str) -> Result<bool, StoreError> {
-        let removed = sqlx::query("DELETE FROM members WHERE project_id = ? AND user_id = ?")
-            .bind(project_id)
-            .bind(user_id)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
+        let removed = sqlx::query(
+            "DELETE FROM members WHERE project_id = ? AND user_id = ? \
+             AND (role <> 'owner' OR (SELECT COUNT(*) FROM members WHERE project_id = ? AND role = 'owner') > 1)",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .bind(project_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
         Ok(removed > 0)
     }
 

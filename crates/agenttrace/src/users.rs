@@ -3,7 +3,7 @@
 use crate::cli::UserCreateArgs;
 use crate::say;
 use agenttrace_server::auth::password::{check_password_policy, hash_password};
-use agenttrace_store::{AccountStore, NewUser, SqliteStore, TraceStore, new_id};
+use agenttrace_store::{AccountStore, CreatedUser, NewUser, SqliteStore, TraceStore, new_id};
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -48,12 +48,13 @@ async fn try_create(args: &UserCreateArgs) -> Result<String, String> {
             password_hash: &hash,
             security_stamp: &stamp,
             is_admin: args.admin,
+            only_if_first: false,
         })
         .await
         .map_err(|e| e.to_string());
     store.close().await;
     match created? {
-        Some((user, _)) => Ok(format!(
+        CreatedUser::Created(user, _) => Ok(format!(
             "created {}{} ({})",
             user.email,
             if user.is_admin {
@@ -63,6 +64,8 @@ async fn try_create(args: &UserCreateArgs) -> Result<String, String> {
             },
             user.id
         )),
-        None => Err(format!("an account with the email {email} already exists")),
+        CreatedUser::EmailTaken | CreatedUser::NotFirst => {
+            Err(format!("an account with the email {email} already exists"))
+        }
     }
 }

@@ -7,7 +7,7 @@ use crate::auth::password::{check_password_policy, hash_password, verify_passwor
 use crate::auth::tokens::{hash_token, new_csrf_token, new_refresh_token};
 use crate::principal::{ClientIp, MaybePrincipal, Principal, SESSION_COOKIE, Via};
 use crate::problem::Problem;
-use agenttrace_store::{NewUser, Session, SessionKind, User, new_id};
+use agenttrace_store::{CreatedUser, NewUser, Session, SessionKind, User, new_id};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -160,19 +160,15 @@ pub async fn register(
         .as_ref()
         .and_then(Principal::user)
         .is_some_and(|u| u.is_admin);
-    let first = state.store.user_count().await? == 0;
-    if !(first || state.registration_open || caller_is_admin) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "registration-closed",
-            "registration is closed on this server; ask an admin to create your account",
-        ));
-    }
+    // With registration closed, only the instance's first account may register; the store
+    // decides that inside its transaction, so two racing first registrations cannot both pass.
+    let only_if_first = !(state.registration_open || caller_is_admin);
     create_account(
         &state,
         &body.email,
         &body.password,
         body.is_admin && caller_is_admin,
+        only_if_first,
     )
     .await
 }
@@ -191,7 +187,7 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<Registered>), Problem> {
     let is_admin = principal.user().is_some_and(|u| u.is_admin);
     crate::principal::deny_unless(is_admin, &principal, "create users")?;
-    create_account(&state, &body.email, &body.password, body.is_admin).await
+    create_account(&state, &body.email, &body.password, body.is_admin, false).await
 }
 
 /// Creates an account after checking the email and the password policy.
@@ -200,6 +196,7 @@ pub async fn create_account(
     email: &str,
     password: &str,
     is_admin: bool,
+    only_if_first: bool,
 ) -> Result<(StatusCode, Json<Registered>), Problem> {
     let email = normalise_email(email)?;
     check_password_policy(password, &email)
@@ -215,14 +212,25 @@ pub async fn create_account(
             password_hash: &password_hash,
             security_stamp: &stamp,
             is_admin,
+            only_if_first,
         })
         .await?;
-    let Some((user, project)) = created else {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "email-taken",
-            "an account with this email already exists; sign in instead",
-        ));
+    let (user, project) = match created {
+        CreatedUser::Created(user, project) => (user, project),
+        CreatedUser::EmailTaken => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "email-taken",
+                "an account with this email already exists; sign in instead",
+            ));
+        }
+        CreatedUser::NotFirst => {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "registration-closed",
+                "registration is closed on this server; ask an admin to create your account",
+            ));
+        }
     };
     tracing::info!(target: "security", event = "user_registered", user_id = %user.id, is_admin = user.is_admin, "account created");
     Ok((
@@ -264,8 +272,9 @@ impl LoginThrottle {
         let (Some(ip), Ok(mut failures)) = (ip, self.failures.lock()) else {
             return;
         };
+        // A success does not clear the address's count: an attacker signing in to their own
+        // account between guesses must not reset the slow-down. Counts expire with the window.
         if !failed {
-            failures.remove(&ip);
             return;
         }
         if failures.len() >= Self::MAX_TRACKED {
@@ -301,49 +310,50 @@ async fn authenticate(
     )
     .await
     .map_err(|e| Problem::internal(&e))?;
-    let locked = user
-        .as_ref()
-        .is_some_and(|u| u.locked_until_us.is_some_and(|t| t > now));
-    let Some(user) = user.filter(|_| matches && !locked) else {
-        state.login_throttle.record(ip, true, now);
+    let refuse = || {
         tracing::warn!(target: "security", event = "auth_failure", client_ip = ?ip, "sign-in failed");
-        if let (Some(user), false) = (state.store.user_by_email(&email).await?, locked) {
+        Problem::new(StatusCode::UNAUTHORIZED, "bad-credentials", BAD_CREDENTIALS)
+    };
+    let locked_at = |user: &User, now: i64| user.locked_until_us.is_some_and(|t| t > now);
+    let Some(user) = user else {
+        state.login_throttle.record(ip, true, now);
+        return Err(refuse());
+    };
+    if !matches {
+        state.login_throttle.record(ip, true, now);
+        if !locked_at(&user, now) {
             record_failure(state, &user, now).await?;
         }
-        return Err(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "bad-credentials",
-            BAD_CREDENTIALS,
-        ));
-    };
-    state.login_throttle.record(ip, false, now);
+        return Err(refuse());
+    }
+    // Read the account again after the (slow) password check: a lock written meanwhile by
+    // parallel failures must win over this success, and tokens must carry the current stamp.
+    let now = state.clock.now_us();
+    let user = state
+        .store
+        .user_by_id(&user.id)
+        .await?
+        .filter(|u| !locked_at(u, now))
+        .ok_or_else(refuse)?;
     if user.failed_logins > 0 || user.locked_until_us.is_some() {
-        state.store.set_login_state(&user.id, 0, None, None).await?;
+        state.store.reset_login_failures(&user.id, now).await?;
     }
     tracing::info!(target: "security", event = "auth_success", user_id = %user.id, client_ip = ?ip, "signed in");
     Ok(user)
 }
 
+/// Counts a failed sign-in (atomically, in the store) and logs the lock it may cause.
 async fn record_failure(state: &AppState, user: &User, now: i64) -> Result<(), Problem> {
-    let failures = user.failed_logins + 1;
-    if failures >= state.auth.lockout_threshold {
-        let until =
-            now + i64::try_from(state.auth.lockout_duration.as_micros()).unwrap_or(i64::MAX);
-        // A new stamp ends every access token already issued to the account.
-        state
-            .store
-            .set_login_state(&user.id, 0, Some(until), Some(&new_stamp()))
-            .await?;
-        state
-            .store
-            .revoke_user_sessions(&user.id, None, now)
-            .await?;
+    let until = now
+        .saturating_add(i64::try_from(state.auth.lockout_duration.as_micros()).unwrap_or(i64::MAX));
+    // A new stamp ends every access token already issued to the account; the store revokes its
+    // sessions in the same transaction.
+    let locked = state
+        .store
+        .record_login_failure(&user.id, state.auth.lockout_threshold, until, &new_stamp())
+        .await?;
+    if locked {
         tracing::warn!(target: "security", event = "account_locked", user_id = %user.id, "account locked after repeated sign-in failures");
-    } else {
-        state
-            .store
-            .set_login_state(&user.id, failures, None, None)
-            .await?;
     }
     Ok(())
 }
@@ -710,4 +720,31 @@ pub async fn delete_session(
         .headers_mut()
         .insert(header::SET_COOKIE, clear_cookie());
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_success_does_not_reset_an_address_that_keeps_failing() {
+        let throttle = LoginThrottle::default();
+        let ip = Some(IpAddr::from([10, 0, 0, 7]));
+        let now = 1_000_000_000;
+        for _ in 0..8 {
+            throttle.record(ip, true, now);
+        }
+        let slowed = throttle.delay(ip, now);
+        assert!(slowed > Duration::ZERO);
+        throttle.record(ip, false, now);
+        assert_eq!(throttle.delay(ip, now), slowed);
+        assert_eq!(
+            throttle.delay(ip, now + LoginThrottle::WINDOW_US),
+            Duration::ZERO
+        );
+        assert_eq!(
+            throttle.delay(Some(IpAddr::from([10, 0, 0, 8])), now),
+            Duration::ZERO
+        );
+    }
 }

@@ -197,6 +197,14 @@ pub async fn members(
     }))
 }
 
+fn last_owner() -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "last-owner",
+        "a project needs at least one owner: make someone else owner first",
+    )
+}
+
 /// Checks that the caller may give or take `role` (only owners deal in owners) and that the
 /// project keeps an owner.
 async fn check_role_change(
@@ -220,11 +228,7 @@ async fn check_role_change(
             .filter(|m| m.role == Role::Owner)
             .count();
         if owners <= 1 {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "last-owner",
-                "a project needs at least one owner: make someone else owner first",
-            ));
+            return Err(last_owner());
         }
     }
     Ok(())
@@ -256,7 +260,9 @@ pub async fn add_member(
         .await?
         .ok_or_else(|| Problem::not_found("account"))?;
     check_role_change(&state, &principal, &id, &user.id, Some(role)).await?;
-    state.store.set_member(&id, &user.id, role).await?;
+    if !state.store.set_member(&id, &user.id, role).await? {
+        return Err(last_owner());
+    }
     tracing::info!(target: "security", event = "member_changed", by = %principal.actor(), project_id = %id, user_id = %user.id, role = role.as_str(), "member added");
     Ok((
         StatusCode::CREATED,
@@ -289,7 +295,9 @@ pub async fn change_member(
     if state.store.role_of(&id, &user_id).await?.is_none() {
         return Err(Problem::not_found("member"));
     }
-    state.store.set_member(&id, &user_id, role).await?;
+    if !state.store.set_member(&id, &user_id, role).await? {
+        return Err(last_owner());
+    }
     tracing::info!(target: "security", event = "member_changed", by = %principal.actor(), project_id = %id, user_id = %user_id, role = role.as_str(), "role changed");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -310,7 +318,11 @@ pub async fn remove_member(
     user_of(&principal)?;
     check_role_change(&state, &principal, &id, &user_id, None).await?;
     if !state.store.remove_member(&id, &user_id).await? {
-        return Err(Problem::not_found("member"));
+        return Err(if state.store.role_of(&id, &user_id).await?.is_some() {
+            last_owner()
+        } else {
+            Problem::not_found("member")
+        });
     }
     tracing::info!(target: "security", event = "member_changed", by = %principal.actor(), project_id = %id, user_id = %user_id, "member removed");
     Ok(StatusCode::NO_CONTENT)

@@ -881,3 +881,38 @@ async fn browser_session_uses_a_strict_http_only_cookie_and_csrf() {
     let (status, _) = create("after sign-out", Some(&csrf), Some(&origin)).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_cannot_slip_past_the_lockout() {
+    let app = spawn_app().await;
+    app.register("burst@example.com").await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let client = app.anonymous.clone();
+        let url = app.url("/api/v1/auth/login");
+        guesses.spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"email": "burst@example.com", "password": format!("wrong guess number {i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    // The right password races in with the burst: it may win or lose, but it must not clear
+    // the lock the burst causes.
+    let (_, _) = login_with(&app, "burst@example.com", PASSWORD).await;
+    while let Some(status) = guesses.join_next().await {
+        assert_eq!(status.unwrap(), 401);
+    }
+    let (after, _) = login_with(&app, "burst@example.com", PASSWORD).await;
+    assert_eq!(
+        after, 401,
+        "12 failures lock the account, whatever the interleaving"
+    );
+    app.clock.advance_secs(15 * 60 + 1);
+    let (later, _) = login_with(&app, "burst@example.com", PASSWORD).await;
+    assert_eq!(later, 200, "the lock expires");
+}

@@ -210,6 +210,18 @@ async fn serve_prints_its_url_and_shuts_down_gracefully_on_sigterm() {
         data.join("agenttrace.db").exists(),
         "the database is created on first start"
     );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("agenttrace.db"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the database is readable by its owner only: {mode:o}"
+        );
+    }
 
     let client = reqwest::Client::new();
     let health = client
@@ -315,6 +327,33 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 400);
+    // Share tokens travel in paths; they are masked in the request log.
+    let traces: serde_json::Value = client
+        .get(format!("http://{addr}/api/v1/traces"))
+        .header("authorization", format!("Bearer {access}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let trace_id = traces["items"][0]["id"].as_str().unwrap().to_owned();
+    let share: serde_json::Value = client
+        .post(format!("http://{addr}/api/v1/traces/{trace_id}/share"))
+        .header("authorization", format!("Bearer {access}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let share_token = share["token"].as_str().unwrap().to_owned();
+    let shared = client
+        .get(format!("http://{addr}/api/v1/share/{share_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.status(), 200);
     // Query strings are not logged: they can carry credentials.
     let listed = client
         .get(format!(
@@ -339,6 +378,7 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
         password,
         header_token,
         access.as_str(),
+        share_token.as_str(),
         "body-marker-text",
     ] {
         assert!(!log.contains(secret), "{secret:?} reached the log");
