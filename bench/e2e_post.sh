@@ -29,11 +29,21 @@ start_server() {
     --max-trace-bytes 10485760 --max-steps 10000 >/dev/null 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
-    curl -fs "$url/health" >/dev/null 2>&1 && return 0
+    if curl -fs "$url/health" >/dev/null 2>&1; then
+      sign_in
+      return 0
+    fi
     sleep 0.1
   done
   echo "server did not start" >&2
   exit 1
+}
+# The first account of each fresh server, and its access token for the uploads.
+sign_in() {
+  local credentials='{"email": "bench@example.com", "password": "violet-harbour-kettle-42"}'
+  curl -fs -H 'content-type: application/json' -d "$credentials" "$url/api/v1/auth/register" >/dev/null
+  token=$(curl -fs -H 'content-type: application/json' -d "$credentials" "$url/api/v1/auth/login" \
+    | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 }
 stop_server() {
   kill "$server_pid"
@@ -42,7 +52,7 @@ stop_server() {
 }
 post() {
   curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H 'content-type: application/json' \
-    --data-binary "@$1" "$url/api/v1/traces"
+    -H "Authorization: Bearer $token" --data-binary "@$1" "$url/api/v1/traces"
 }
 kib() { awk '/^'"$2"':/ {print $2}' "/proc/$1/status"; }
 
