@@ -245,14 +245,16 @@ pub trait AccountStore: Send + Sync {
         new_stamp: Option<&str>,
     ) -> Result<(), StoreError>;
     /// Sets a new password hash and security stamp.
-    /// Counts one failed sign-in, atomically; at `threshold` failures in a row the account is
-    /// locked until `lock_until_us`, the count restarts, the security stamp becomes `new_stamp`
-    /// and every session is revoked. Returns whether this failure locked the account.
+    /// Counts one failed sign-in at `now_us`, atomically; failures older than `window_us` no
+    /// longer count. At `threshold` counted failures the account is locked until
+    /// `now_us + window_us`, the count restarts, the security stamp becomes `new_stamp` and every
+    /// session is revoked. Returns whether this failure locked the account.
     async fn record_login_failure(
         &self,
         user_id: &str,
         threshold: u32,
-        lock_until_us: i64,
+        now_us: i64,
+        window_us: i64,
         new_stamp: &str,
     ) -> Result<bool, StoreError>;
     /// Clears the failure count after a successful sign-in, and a lock that has expired; a lock

@@ -219,16 +219,23 @@ impl AccountStore for SqliteStore {
         &self,
         user_id: &str,
         threshold: u32,
-        lock_until_us: i64,
+        now_us: i64,
+        window_us: i64,
         new_stamp: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let failures: Option<i64> = sqlx::query_scalar(
-            "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? RETURNING failed_logins",
+            "UPDATE users SET failed_logins = CASE \
+                 WHEN last_failed_at_us IS NULL OR last_failed_at_us < ? THEN 1 \
+                 ELSE failed_logins + 1 END, \
+             last_failed_at_us = ? WHERE id = ? RETURNING failed_logins",
         )
+        .bind(now_us.saturating_sub(window_us))
+        .bind(now_us)
         .bind(user_id)
         .fetch_optional(&mut *tx)
         .await?;
+        let lock_until_us = now_us.saturating_add(window_us);
         let locked = failures.is_some_and(|f| f >= i64::from(threshold));
         if locked {
             sqlx::query(
@@ -243,7 +250,7 @@ impl AccountStore for SqliteStore {
             sqlx::query(
                 "UPDATE sessions SET revoked_at_us = ? WHERE user_id = ? AND revoked_at_us IS NULL",
             )
-            .bind(now_us())
+            .bind(now_us)
             .bind(user_id)
             .execute(&mut *tx)
             .await?;

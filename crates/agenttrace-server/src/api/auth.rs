@@ -344,13 +344,19 @@ async fn authenticate(
 
 /// Counts a failed sign-in (atomically, in the store) and logs the lock it may cause.
 async fn record_failure(state: &AppState, user: &User, now: i64) -> Result<(), Problem> {
-    let until = now
-        .saturating_add(i64::try_from(state.auth.lockout_duration.as_micros()).unwrap_or(i64::MAX));
+    // The lockout duration is also the window in which failures count toward a lock.
+    let window = ttl_us(state.auth.lockout_duration);
     // A new stamp ends every access token already issued to the account; the store revokes its
     // sessions in the same transaction.
     let locked = state
         .store
-        .record_login_failure(&user.id, state.auth.lockout_threshold, until, &new_stamp())
+        .record_login_failure(
+            &user.id,
+            state.auth.lockout_threshold,
+            now,
+            window,
+            &new_stamp(),
+        )
         .await?;
     if locked {
         tracing::warn!(target: "security", event = "account_locked", user_id = %user.id, "account locked after repeated sign-in failures");

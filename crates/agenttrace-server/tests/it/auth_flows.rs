@@ -916,3 +916,24 @@ async fn a_burst_of_parallel_guesses_cannot_slip_past_the_lockout() {
     let (later, _) = login_with(&app, "burst@example.com", PASSWORD).await;
     assert_eq!(later, 200, "the lock expires");
 }
+
+#[tokio::test]
+async fn only_recent_failures_count_toward_a_lock() {
+    let app = spawn_app().await;
+    app.register("slow@example.com").await;
+    for _ in 0..4 {
+        let (status, _) = login_with(&app, "slow@example.com", "a wrong guess here").await;
+        assert_eq!(status, 401);
+    }
+    // Older than the 15-minute window: these four no longer count.
+    app.clock.advance_secs(16 * 60);
+    for _ in 0..4 {
+        let (status, _) = login_with(&app, "slow@example.com", "another wrong guess").await;
+        assert_eq!(status, 401);
+    }
+    let (status, _) = login_with(&app, "slow@example.com", PASSWORD).await;
+    assert_eq!(
+        status, 200,
+        "8 failures spread over 16 minutes must not lock the account"
+    );
+}
