@@ -42,7 +42,7 @@ pub struct AuthConfig {
     pub allow_registration: Option<bool>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
-    /// Failed sign-ins in a row before the account is locked.
+    /// Failed sign-ins within `lockout_duration` before the account is locked.
     pub lockout_threshold: u32,
     pub lockout_duration: Duration,
     /// Mark session cookies `Secure` (on when serving HTTPS or in production).

@@ -98,11 +98,11 @@ pub struct ServeArgs {
     #[arg(long, env = "REFRESH_TOKEN_EXPIRE_DAYS", default_value_t = 14)]
     pub refresh_token_days: u64,
 
-    /// Failed sign-ins in a row before an account is locked.
+    /// Failed sign-ins within the lockout window before an account is locked.
     #[arg(long, env = "AGENTTRACE_LOCKOUT_THRESHOLD", default_value_t = 5)]
     pub lockout_threshold: u32,
 
-    /// How long a locked account stays locked, in minutes.
+    /// How long a locked account stays locked, and how long a failure counts, in minutes.
     #[arg(long, env = "AGENTTRACE_LOCKOUT_MINUTES", default_value_t = 15)]
     pub lockout_minutes: u64,
 
