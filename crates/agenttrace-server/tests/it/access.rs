@@ -301,11 +301,8 @@ impl World {
             Op::Delete => {
                 let id = self
                     .app
-                    .upload_ok(&json!({"name": "to delete", "steps": [{"id": "a"}]}))
-                    .await["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned();
+                    .upload_id(&json!({"name": "to delete", "steps": [{"id": "a"}]}))
+                    .await;
                 let answer =
                     send_json(client.delete(self.url(&format!("/api/v1/traces/{id}")))).await;
                 let (still, _) =
@@ -563,11 +560,8 @@ async fn another_tenants_trace_answers_404_on_every_trace_endpoint_like_a_missin
         other_keys.push((scope, client_with(key["key"].as_str().unwrap())));
     }
     let trace = app
-        .upload_ok(&json!({"name": "private", "steps": [{"id": "s1"}]}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .upload_id(&json!({"name": "private", "steps": [{"id": "s1"}]}))
+        .await;
     let token = share(&app, &trace, None).await;
 
     let mut callers = vec![("tenant user", tenant.clone())];
@@ -849,11 +843,8 @@ async fn x_api_key_header_works_like_bearer() {
     let app = spawn_app().await;
     let p = app.project_id.clone();
     let trace = app
-        .upload_ok(&json!({"name": "t", "steps": [{"id": "a"}]}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .upload_id(&json!({"name": "t", "steps": [{"id": "a"}]}))
+        .await;
     let ingest = create_key(&app, &p, "ingest", None).await["key"]
         .as_str()
         .unwrap()
@@ -916,13 +907,10 @@ async fn a_share_link_shows_the_trace_to_anyone_and_nothing_else() {
     let me = app.get_json("/api/v1/me").await.1;
     let owner_id = me["id"].as_str().unwrap().to_owned();
     let trace = app
-        .upload_ok(&json!({"name": "the shared run", "steps": [
+        .upload_id(&json!({"name": "the shared run", "steps": [
             {"id": "s1", "name": "think", "output": "forty-two"}
         ]}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     app.upload_ok(&json!({"name": "a neighbouring run", "steps": [{"id": "a"}]}))
         .await;
     let token = share(&app, &trace, None).await;
@@ -971,17 +959,11 @@ async fn a_share_link_shows_the_trace_to_anyone_and_nothing_else() {
 async fn revoking_a_share_ends_it_at_once() {
     let app = spawn_app().await;
     let trace = app
-        .upload_ok(&json!({"name": "t", "steps": [{"id": "a"}]}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .upload_id(&json!({"name": "t", "steps": [{"id": "a"}]}))
+        .await;
     let other = app
-        .upload_ok(&json!({"name": "u", "steps": [{"id": "a"}]}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .upload_id(&json!({"name": "u", "steps": [{"id": "a"}]}))
+        .await;
     let first = share(&app, &trace, None).await;
     let second = share(&app, &trace, None).await;
     let view = |token: &str| view_share(&app, token.to_owned());
@@ -1015,11 +997,8 @@ async fn revoking_a_share_ends_it_at_once() {
 async fn an_expired_share_answers_404() {
     let app = spawn_app().await;
     let trace = app
-        .upload_ok(&json!({"name": "t", "steps": [{"id": "a"}]}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .upload_id(&json!({"name": "t", "steps": [{"id": "a"}]}))
+        .await;
     let at = format_us(app.clock.now_us() + 60_000_000);
     let token = share(&app, &trace, Some(&at)).await;
     let url = app.url(&format!("/api/v1/share/{token}"));
@@ -1048,11 +1027,8 @@ async fn an_expired_share_answers_404() {
 async fn a_share_of_a_deleted_trace_answers_404() {
     let app = spawn_app().await;
     let trace = app
-        .upload_ok(&json!({"name": "t", "steps": [{"id": "a"}]}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .upload_id(&json!({"name": "t", "steps": [{"id": "a"}]}))
+        .await;
     let token = share(&app, &trace, None).await;
     let url = app.url(&format!("/api/v1/share/{token}"));
     assert_eq!(get_json_with(&app.anonymous, &url).await.0, 200);

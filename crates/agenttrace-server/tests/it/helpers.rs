@@ -198,6 +198,11 @@ impl TestApp {
         body
     }
 
+    /// Uploads a document that must be accepted; returns the new trace's id.
+    pub async fn upload_id(&self, doc: &Value) -> String {
+        self.upload_ok(doc).await["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         get_json_with(&self.client, &self.url(path)).await
     }

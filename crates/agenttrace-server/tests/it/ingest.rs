@@ -364,10 +364,7 @@ async fn restart_keeps_the_data() {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let app = spawn_app_in(&data, Limits::default()).await;
-    let id = app.upload_ok(&json!([{"id": "x", "type": "llm"}])).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.upload_id(&json!([{"id": "x", "type": "llm"}])).await;
     app.stop().await;
     let app = spawn_app_in(&data, Limits::default()).await;
     let trace = app.trace(&id).await;
@@ -405,11 +402,8 @@ async fn concurrent_uploads_all_land() {
 async fn delete_removes_the_trace_and_its_steps() {
     let app = spawn_app().await;
     let id = app
-        .upload_ok(&json!([{"id": "a"}, {"id": "b", "parent_id": "a"}]))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .upload_id(&json!([{"id": "a"}, {"id": "b", "parent_id": "a"}]))
+        .await;
     let response = app
         .client
         .delete(app.url(&format!("/api/v1/traces/{id}")))

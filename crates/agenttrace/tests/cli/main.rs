@@ -426,27 +426,26 @@ async fn user_create_makes_an_account_that_can_sign_in() {
         writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
         child.wait_with_output().unwrap()
     };
-    let output = create("Admin@Example.com", "violet-harbour-kettle-42");
-    assert!(output.status.success(), "{}", text(&output));
-    assert!(
-        text(&output).contains("created admin@example.com, instance admin"),
-        "{}",
-        text(&output)
+    let expect = |output: Output, success: bool, needle: &str| {
+        assert_eq!(output.status.success(), success, "{}", text(&output));
+        assert!(
+            text(&output).contains(needle),
+            "{needle:?} missing: {}",
+            text(&output)
+        );
+    };
+    expect(
+        create("Admin@Example.com", "violet-harbour-kettle-42"),
+        true,
+        "created admin@example.com, instance admin",
     );
-    let output = create("admin@example.com", "violet-harbour-kettle-42");
-    assert!(!output.status.success());
-    assert!(
-        text(&output).contains("already exists"),
-        "{}",
-        text(&output)
+    expect(
+        create("admin@example.com", "violet-harbour-kettle-42"),
+        false,
+        "already exists",
     );
-    let output = create("weak@example.com", "password");
-    assert!(!output.status.success());
-    assert!(
-        text(&output).contains("12"),
-        "the policy names the minimum: {}",
-        text(&output)
-    );
+    // The policy names the minimum length.
+    expect(create("weak@example.com", "password"), false, "12");
 
     let mut served = serve(&data);
     let login = reqwest::Client::new()
