@@ -10,6 +10,7 @@ mod cursor;
 pub mod search_text;
 pub mod sqlite;
 mod sqlite_accounts;
+mod sqlite_search;
 
 use agenttrace_core::{Status, Step, Trace, TraceStats};
 use async_trait::async_trait;

@@ -2,7 +2,8 @@
 //! the binary, and one `BEGIN IMMEDIATE` transaction per ingest so concurrent writers queue on the
 //! database lock instead of failing half-way.
 
-use crate::search_text::{query_terms, trace_text};
+use crate::search_text::query_terms;
+use crate::sqlite_search::SearchIndexer;
 use crate::{Cursor, NewTrace, StoreError, TraceFilter, TracePage, TraceRecord, TraceStore};
 use agenttrace_core::timefmt::now_us;
 use agenttrace_core::{Status, Step, StepError, StepKind, Trace, TraceStats, Usage};
@@ -38,6 +39,7 @@ const STEP_COLUMNS: &str = "seq, step_id, parent_id, kind, name, start_us, end_u
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
+    search: Arc<SearchIndexer>,
 }
 
 impl SqliteStore {
@@ -71,9 +73,11 @@ impl SqliteStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         spawn_checkpointer(pool.clone());
+        let search = Arc::new(SearchIndexer::start(pool.clone()).await?);
         Ok(SqliteStore {
             pool,
             path: path.to_owned(),
+            search,
         })
     }
 
@@ -84,6 +88,11 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Traces stored whose search words are not written yet.
+    pub fn search_backlog(&self) -> u64 {
+        self.search.backlog()
     }
 
     /// Runs SQLite's own consistency check; returns its findings (`["ok"]` when sound).
@@ -170,18 +179,13 @@ impl TraceStore for SqliteStore {
         let id = uuid::Uuid::now_v7().to_string();
         let created_at_us = now_us();
         let stats = &trace.stats;
-        // Cutting a large trace into search words takes as long as writing its steps: do both
-        // at once, on the two sides of the machine.
-        let shared = Arc::clone(new.trace);
-        let search_words = tokio::task::spawn_blocking(move || trace_text(&shared));
-
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO traces (id, project_id, name, description, source_format, status, \
              start_us, end_us, duration_us, step_count, error_count, input_tokens, output_tokens, \
              total_tokens, cost, tags, metadata, session_id, size_bytes, redactions, stats, \
-             created_by, created_at_us) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             created_by, created_at_us, search_indexed) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
         )
         .bind(&id)
         .bind(new.project_id)
@@ -240,15 +244,8 @@ impl TraceStore for SqliteStore {
             });
             insert.build().execute(&mut *tx).await?;
         }
-        let search_body = search_words
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?;
-        sqlx::query("INSERT INTO trace_search (trace_id, body) VALUES (?, ?)")
-            .bind(&id)
-            .bind(search_body)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
+        self.search.enqueue(id.clone(), Arc::clone(new.trace)).await;
 
         Ok(TraceRecord {
             id,
@@ -306,6 +303,7 @@ impl TraceStore for SqliteStore {
                 .push("))");
         }
         if let Some(match_expr) = filter.query.as_deref().and_then(fts_match_expression) {
+            self.search.wait_for_backlog().await;
             query
                 .push(" AND id IN (SELECT trace_id FROM trace_search WHERE trace_search MATCH ")
                 .push_bind(match_expr)
@@ -332,21 +330,11 @@ impl TraceStore for SqliteStore {
     }
 
     async fn get_trace(&self, id: &str) -> Result<Option<TraceRecord>, StoreError> {
-        let sql = format!("SELECT {TRACE_COLUMNS} FROM traces WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(trace_from_row).transpose()
+        fetch_record(&self.pool, id).await
     }
 
     async fn get_steps(&self, trace_id: &str) -> Result<Vec<Step>, StoreError> {
-        let sql = format!("SELECT {STEP_COLUMNS} FROM steps WHERE trace_id = ? ORDER BY seq");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(trace_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(step_from_row).collect()
+        fetch_steps(&self.pool, trace_id).await
     }
 
     async fn get_step(&self, trace_id: &str, step_id: &str) -> Result<Option<Step>, StoreError> {
@@ -392,6 +380,7 @@ impl TraceStore for SqliteStore {
     }
 
     async fn close(&self) {
+        self.search.close().await;
         // Folds the WAL back into the database file so a closed data folder is one file.
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
@@ -401,6 +390,45 @@ impl TraceStore for SqliteStore {
         }
         self.pool.close().await;
     }
+}
+
+async fn fetch_record(pool: &SqlitePool, id: &str) -> Result<Option<TraceRecord>, StoreError> {
+    let sql = format!("SELECT {TRACE_COLUMNS} FROM traces WHERE id = ?");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(trace_from_row).transpose()
+}
+
+async fn fetch_steps(pool: &SqlitePool, trace_id: &str) -> Result<Vec<Step>, StoreError> {
+    let sql = format!("SELECT {STEP_COLUMNS} FROM steps WHERE trace_id = ? ORDER BY seq");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(trace_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(step_from_row).collect()
+}
+
+/// A stored trace with its steps, as it was when stored.
+pub(crate) async fn load_trace(pool: &SqlitePool, id: &str) -> Result<Option<Trace>, StoreError> {
+    let Some(record) = fetch_record(pool, id).await? else {
+        return Ok(None);
+    };
+    let steps = fetch_steps(pool, id).await?;
+    Ok(Some(Trace {
+        name: record.name,
+        description: record.description,
+        source_format: record.source_format,
+        status: record.status,
+        tags: record.tags,
+        metadata: record.metadata,
+        session_id: record.session_id,
+        steps,
+        stats: record.stats,
+        size_bytes: record.size_bytes,
+        redactions: record.redactions,
+    }))
 }
 
 /// Turns a user's query into an FTS5 expression: every term quoted (so no FTS syntax can be
