@@ -3,9 +3,13 @@
 use crate::api::auth::LoginThrottle;
 use crate::api::{auth, meta, projects, shares, traces};
 use crate::auth::jwt::JwtKeys;
+use crate::client_ip::Cidr;
 use crate::clock::Clock;
-use crate::config::AuthConfig;
+use crate::config::{AppEnv, AuthConfig};
+use crate::layers::{self, SecurityHeaders};
+use crate::metrics::{Metrics, MetricsAccess};
 use crate::problem::{self, Problem};
+use crate::security::rate_limit::{RateLimitConfig, RateLimiter};
 use agenttrace_core::Limits;
 use agenttrace_core::redact::Redactor;
 use agenttrace_store::Store;
@@ -17,12 +21,12 @@ use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
+use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -37,6 +41,23 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub login_throttle: Arc<LoginThrottle>,
     pub request_timeout: std::time::Duration,
+    pub env: AppEnv,
+    /// `None` when requests are not rate limited (development, unless configured).
+    pub limiter: Option<Arc<dyn RateLimiter>>,
+    pub rate_limit_rules: Arc<RateLimitConfig>,
+    pub metrics: Arc<Metrics>,
+    pub metrics_access: Arc<MetricsAccess>,
+    /// Permits for requests in flight (load shedding).
+    pub in_flight: Arc<Semaphore>,
+    pub max_in_flight: usize,
+    pub trusted_proxies: Arc<[Cidr]>,
+    pub allowed_origins: Arc<[String]>,
+    pub security_headers: Arc<SecurityHeaders>,
+    pub sentry_enabled: bool,
+    pub data_dir: Arc<PathBuf>,
+    pub min_free_disk_bytes: u64,
+    /// The largest request head (request line and headers) accepted, in bytes.
+    pub max_header_bytes: usize,
 }
 
 /// Builds the application's routes and layers.
@@ -45,6 +66,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(meta::index))
         .route("/health", get(meta::health))
+        .route("/health/ready", get(crate::health::ready))
+        .route("/metrics", get(crate::metrics::handler))
         .route("/api/openapi.json", get(meta::openapi))
         .route("/api/v1/schema/trace.json", get(meta::trace_schema))
         .route("/api/v1/traces", get(traces::list).post(traces::upload))
@@ -105,45 +128,32 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             state.request_timeout,
         ))
+        // Refuses by client address; limits by principal are checked once it is known.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::rate_limit,
+        ))
+        // Sheds load with 503 beyond the requests-in-flight limit.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::shed_load,
+        ))
         // Outside everything that can answer with a bare error (extractor rejections, the
         // layers above): every error leaves as application/problem+json.
         .layer(middleware::map_response(problem_for_bare_errors))
-        // Outermost but one: a panic in any handler becomes a 500 problem, not a dropped connection.
+        // Answers preflights and marks answers readable for the allowed origins, errors included.
+        .layer(layers::cors(&state.allowed_origins, state.env))
+        // A panic in any handler becomes a 500 problem, not a dropped connection.
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(Problem::internal(&"handler panicked"))
         }))
-        // Outermost: logs method, path, status and latency of every request. It never records
-        // bodies or headers, so secrets in them cannot reach the log.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    // The path only: query strings can carry tokens (`?api_key=...`).
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %loggable_path(request.uri().path()),
-                    )
-                })
-                .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-}
-
-/// The path as it may be logged: share tokens and keys that travel in paths are masked.
-fn loggable_path(path: &str) -> String {
-    path.split('/')
-        .map(|segment| {
-            if ["ats_", "atk_", "atr_"]
-                .iter()
-                .any(|p| segment.starts_with(p))
-            {
-                "[REDACTED]"
-            } else {
-                segment
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+        // Outermost: request id, client address, the request's log span and metrics, and the
+        // security headers on every answer. The log never records bodies or headers other than
+        // the user agent, so secrets in them cannot reach it.
+        .layer(middleware::from_fn_with_state(
+            state,
+            layers::request_context,
+        ))
 }
 
 /// Refuses a `Content-Encoding` other than gzip (or identity) with a problem that says so.
@@ -173,10 +183,14 @@ async fn refuse_unknown_encoding(request: Request, next: Next) -> Response {
 /// rejection, a layer's empty 408 or 415) into one, keeping its status and its text.
 async fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
+    // A problem document, or a deliberate JSON report (readiness), stays as it is.
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(problem::CONTENT_TYPE.as_bytes()));
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(problem::CONTENT_TYPE.as_bytes())
+                || v.as_bytes().starts_with(b"application/json")
+        });
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;
     }

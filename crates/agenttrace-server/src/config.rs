@@ -1,6 +1,8 @@
 //! Server configuration: one struct, filled by the binary from defaults, environment and flags.
 
+use crate::client_ip::Cidr;
 use crate::clock::{Clock, SystemClock};
+use crate::security::rate_limit::RateLimitConfig;
 use agenttrace_core::Limits;
 use agenttrace_core::redact::RedactConfig;
 use std::net::SocketAddr;
@@ -63,6 +65,37 @@ impl Default for AuthConfig {
     }
 }
 
+/// The HTTP connection's own limits, enforced before a request reaches the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A client must send its whole request head (or finish the TLS handshake) within this.
+    pub header_read_timeout: Duration,
+    /// The largest request head (request line and headers), in bytes; larger gets 431.
+    pub max_header_bytes: usize,
+    /// The most header lines in one request; more gets 431.
+    pub max_headers: usize,
+    /// Requests handled at once; more are shed with 503 and `Retry-After`.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_concurrent_requests: 512,
+        }
+    }
+}
+
+/// `SSL_CERT_PATH` and `SSL_KEY_PATH`: serve HTTPS with this certificate chain and key (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPaths {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -78,6 +111,24 @@ pub struct Config {
     pub request_timeout: Duration,
     /// After a shutdown signal, how long requests in flight may take before they are cut.
     pub shutdown_grace: Duration,
+    /// `ALLOWED_ORIGINS`: the browser origins that may call the API with credentials. `None`
+    /// when unset (production refuses to start then).
+    pub allowed_origins: Option<Vec<String>>,
+    /// `TRUSTED_PROXIES`: peers whose forwarding headers are believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// `CSP_POLICY`: replaces the built-in Content-Security-Policy.
+    pub csp_policy: Option<String>,
+    /// `SSL_CERT_PATH` / `SSL_KEY_PATH`.
+    pub tls: Option<TlsPaths>,
+    pub http: HttpLimits,
+    pub rate_limit: RateLimitConfig,
+    /// `METRICS_TOKEN`: `/metrics` asks for it as a bearer token. Without one, `/metrics` is open
+    /// in development and off in production.
+    pub metrics_token: Option<String>,
+    /// `SENTRY_DSN`, as far as the server needs to know (the binary turns Sentry on).
+    pub sentry_enabled: bool,
+    /// `/health/ready` fails when the data folder's file system has less free space than this.
+    pub min_free_disk_bytes: u64,
 }
 
 impl Config {
@@ -93,7 +144,28 @@ impl Config {
             clock: Arc::new(SystemClock),
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            allowed_origins: None,
+            trusted_proxies: Vec::new(),
+            csp_policy: None,
+            tls: None,
+            http: HttpLimits::default(),
+            rate_limit: RateLimitConfig::default(),
+            metrics_token: None,
+            sentry_enabled: false,
+            min_free_disk_bytes: 100 * 1024 * 1024,
         }
+    }
+
+    /// Whether requests are rate limited: as configured, else on in production only.
+    pub fn rate_limit_enabled(&self) -> bool {
+        self.rate_limit
+            .enabled
+            .unwrap_or(self.env == AppEnv::Production)
+    }
+
+    /// The scheme the server speaks.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     pub fn registration_open(&self) -> bool {

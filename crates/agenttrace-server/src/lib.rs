@@ -8,10 +8,19 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod checks;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
+pub mod doctor;
+pub mod health;
+pub mod layers;
+pub mod logging;
+pub mod metrics;
 pub mod principal;
 pub mod problem;
+pub mod production;
+pub mod security;
 pub mod serve;
 
 pub use app::{AppState, router};

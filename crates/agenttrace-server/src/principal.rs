@@ -9,7 +9,9 @@
 use crate::app::AppState;
 use crate::auth::jwt::TokenPurpose;
 use crate::auth::tokens::{hash_token, tokens_equal};
+use crate::layers::{ClientAddr, RateLimitSlot, too_many_requests};
 use crate::problem::Problem;
+use crate::security::rate_limit::LimitClass;
 use agenttrace_store::{ApiKey, KeyScope, Role, SessionKind, User};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -143,8 +145,12 @@ fn unauthorized(detail: &str) -> Problem {
     Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
 }
 
-/// The client's address (from the socket; forwarding headers are the hardening issue's).
+/// The client's address: as the request-context layer resolved it (forwarding headers believed
+/// only from trusted proxies), else the socket's peer.
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    if let Some(ClientAddr(ip)) = parts.extensions.get::<ClientAddr>() {
+        return *ip;
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -216,13 +222,65 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        match credential(&parts.headers) {
-            None => Err(unauthorized(
-                "sign in: send an access token or API key as `Authorization: Bearer …`",
-            )),
+        let checked = match credential(&parts.headers) {
+            None => {
+                return Err(unauthorized(
+                    "sign in: send an access token or API key as `Authorization: Bearer …`",
+                ));
+            }
             Some(Credential::ApiKey(key)) => api_key(state, key).await,
             Some(Credential::Bearer(token)) => access_token(state, token).await,
             Some(Credential::Cookie(token)) => session_cookie(state, parts, &token).await,
+        };
+        match checked {
+            Ok(principal) => {
+                tracing::Span::current().record("principal", principal.actor().as_str());
+                limit(state, parts, &principal).await?;
+                Ok(principal)
+            }
+            Err(problem) => {
+                // Guessing credentials counts against the client's sign-in limit.
+                if problem.status == StatusCode::UNAUTHORIZED.as_u16()
+                    && let Some(ip) = client_ip(parts)
+                {
+                    check_limit(state, parts, LimitClass::Auth, &ip.to_string()).await?;
+                }
+                Err(problem)
+            }
+        }
+    }
+}
+
+/// The limit per principal: the API per user, ingestion per API key.
+async fn limit(state: &AppState, parts: &Parts, principal: &Principal) -> Result<(), Problem> {
+    match principal {
+        Principal::User { user, .. } => check_limit(state, parts, LimitClass::Api, &user.id).await,
+        Principal::Key(key) => check_limit(state, parts, LimitClass::Ingest, &key.id).await,
+    }
+}
+
+/// Counts the request against `class` for `key`; refuses with 429 when over the limit. A
+/// verdict that allows is handed to the rate-limit layer for the `RateLimit-*` headers.
+async fn check_limit(
+    state: &AppState,
+    parts: &Parts,
+    class: LimitClass,
+    key: &str,
+) -> Result<(), Problem> {
+    let Some(limiter) = &state.limiter else {
+        return Ok(());
+    };
+    match limiter.check(class, key).await {
+        Ok(decision) if !decision.allowed => Err(too_many_requests(state, class, decision)),
+        Ok(decision) => {
+            if let Some(slot) = parts.extensions.get::<RateLimitSlot>() {
+                slot.set(decision);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, class = class.name(), "rate limiter failed; request let through");
+            Ok(())
         }
     }
 }

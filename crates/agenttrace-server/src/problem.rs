@@ -7,7 +7,7 @@
 
 use agenttrace_core::{IngestError, RejectClass};
 use agenttrace_store::StoreError;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -38,6 +38,10 @@ pub struct Problem {
     /// The query or form parameter at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
+    /// Headers the response carries besides the document (`Retry-After`, `RateLimit-*`).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Problem {
@@ -53,6 +57,7 @@ impl Problem {
             limit: None,
             found: None,
             parameter: None,
+            headers: Vec::new(),
         }
     }
 
@@ -122,6 +127,9 @@ impl IntoResponse for Problem {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
         response
     }
 }

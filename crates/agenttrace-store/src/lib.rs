@@ -88,8 +88,22 @@ pub enum StoreError {
     Corrupt(String),
     #[error("internal task failed: {0}")]
     Task(String),
+    /// The database is there but not ready for this binary (e.g. migrations not applied yet).
+    #[error("{0}")]
+    NotReady(String),
     #[error("cannot open the data folder {path}: {reason}")]
     DataDir { path: String, reason: String },
+}
+
+/// The connection pool's state, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open now.
+    pub size: u32,
+    /// Of those, the ones waiting for work.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
 }
 
 /// Everything a server needs from its database.
@@ -112,6 +126,8 @@ pub trait TraceStore: Send + Sync {
     async fn counts(&self) -> Result<(u64, u64), StoreError>;
     /// Answers when the database can be reached.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The connection pool's state.
+    fn pool_status(&self) -> PoolStatus;
     /// Waits for open work and closes the database cleanly.
     async fn close(&self);
 }

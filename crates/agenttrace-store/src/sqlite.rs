@@ -4,7 +4,9 @@
 
 use crate::search_text::query_terms;
 use crate::sqlite_search::SearchIndexer;
-use crate::{Cursor, NewTrace, StoreError, TraceFilter, TracePage, TraceRecord, TraceStore};
+use crate::{
+    Cursor, NewTrace, PoolStatus, StoreError, TraceFilter, TracePage, TraceRecord, TraceStore,
+};
 use agenttrace_core::timefmt::now_us;
 use agenttrace_core::{Status, Step, StepError, StepKind, Trace, TraceStats, Usage};
 use async_trait::async_trait;
@@ -24,6 +26,9 @@ pub const DB_FILE: &str = "agenttrace.db";
 
 /// Rows per multi-row `INSERT` of steps: 19 parameters each, well under SQLite's limit.
 const STEP_ROWS_PER_INSERT: usize = 200;
+
+/// Most connections the pool opens.
+const MAX_CONNECTIONS: u32 = 8;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -67,7 +72,7 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0")
             .pragma("journal_size_limit", "67108864");
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(MAX_CONNECTIONS)
             .min_connections(1)
             .connect_with(options)
             .await?;
@@ -79,6 +84,45 @@ impl SqliteStore {
             path: path.to_owned(),
             search,
         })
+    }
+
+    /// Checks the database in `data_dir` without changing it: it exists, opens read-only, and
+    /// has every migration this binary knows applied. Returns how many migrations are applied.
+    pub async fn check_migrated(data_dir: &Path) -> Result<usize, StoreError> {
+        let file = data_dir.join(DB_FILE);
+        if !file.exists() {
+            return Err(StoreError::DataDir {
+                path: file.display().to_string(),
+                reason: "no database yet (`agenttrace serve` creates it on first start)".to_owned(),
+            });
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(&file)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let applied: Result<Vec<i64>, sqlx::Error> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
+                .fetch_all(&pool)
+                .await;
+        pool.close().await;
+        let applied = applied?;
+        let missing: Vec<String> = MIGRATOR
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| format!("{} {}", m.version, m.description))
+            .collect();
+        if missing.is_empty() {
+            Ok(applied.len())
+        } else {
+            Err(StoreError::NotReady(format!(
+                "migrations not applied yet: {} (the next `agenttrace serve` applies them)",
+                missing.join(", ")
+            )))
+        }
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
@@ -377,6 +421,14 @@ impl TraceStore for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: MAX_CONNECTIONS,
+        }
     }
 
     async fn close(&self) {

@@ -184,6 +184,9 @@ async fn store_trace(
         })
         .await?;
     log_redactions(&record.id, redaction);
+    state
+        .metrics
+        .ingested(u64::from(record.stats.step_count), redaction.total);
     Ok(record)
 }
 

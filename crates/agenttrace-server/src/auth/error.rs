@@ -50,6 +50,12 @@ pub enum AuthError {
     SecretNotRandom { distinct: usize },
 
     #[error(
+        "the JWT secret is a placeholder from an example (it contains {word:?}); \
+         generate a random one with `openssl rand -base64 48`"
+    )]
+    SecretPlaceholder { word: &'static str },
+
+    #[error(
         "the secret file {} can be read or written by group or others (mode {mode:o}); \
          run `chmod 600 {}` and start again",
         path.display(),

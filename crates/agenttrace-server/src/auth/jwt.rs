@@ -37,6 +37,21 @@ const GENERATED_SECRET_BYTES: usize = 64;
 // Any random key of 32 bytes has far more distinct values than this; a key with fewer is a
 // placeholder such as "xxxxxxxx…" or "changemechangeme…".
 const MIN_DISTINCT_SECRET_BYTES: usize = 8;
+/// Words that mark a secret copied from an example or a template instead of generated.
+const PLACEHOLDER_WORDS: [&str; 12] = [
+    "change-me",
+    "changeme",
+    "change_me",
+    "change-this",
+    "change_this",
+    "changethis",
+    "your-secret",
+    "your_secret",
+    "yoursecret",
+    "placeholder",
+    "replace-me",
+    "secret-key-here",
+];
 
 /// Allowed clock difference between the instance that issued a token and the one checking it.
 /// It applies to `nbf` and `iat` only: a token that another instance issued a moment ago must
@@ -321,6 +336,10 @@ fn check_secret_strength(secret: &[u8]) -> Result<(), AuthError> {
             min: MIN_SECRET_BYTES,
             actual: secret.len(),
         });
+    }
+    let lower = String::from_utf8_lossy(secret).to_ascii_lowercase();
+    if let Some(word) = PLACEHOLDER_WORDS.iter().find(|w| lower.contains(**w)) {
+        return Err(AuthError::SecretPlaceholder { word });
     }
     let mut seen = [false; 256];
     for byte in secret {
@@ -701,6 +720,12 @@ mod tests {
         assert!(matches!(
             JwtKeys::new(&[b'x'; 64], "a", "b"),
             Err(AuthError::SecretNotRandom { distinct: 1 })
+        ));
+        assert!(matches!(
+            secret_from_env_value("your-super-secret-jwt-key-Change-This-in-production"),
+            Err(AuthError::SecretPlaceholder {
+                word: "change-this"
+            })
         ));
         assert!(matches!(
             JwtKeys::new(SECRET, "", "b"),

@@ -52,6 +52,7 @@ pub async fn spawn_app_in(data_dir: &Path, limits: Limits) -> TestApp {
 /// Starts the server on `data_dir` with the configuration `edit` leaves, and signs in the owner
 /// (registering it on a fresh folder).
 async fn start(data_dir: &Path, edit: impl FnOnce(&mut Config)) -> TestApp {
+    install_tls_provider();
     let clock = ManualClock::new();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), data_dir.to_owned());
     edit(&mut config);
@@ -124,8 +125,15 @@ async fn login_at(client: &Client, base: &str, email: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// The process's TLS provider: the HTTP client is built with TLS support (the one Sentry uses)
+/// that leaves the choice of provider to the program.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A client that sends `Authorization: Bearer <token>` on every request.
 pub fn client_with(token: &str) -> Client {
+    install_tls_provider();
     let mut headers = HeaderMap::new();
     headers.insert(
         AUTHORIZATION,

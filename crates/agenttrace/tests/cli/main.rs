@@ -223,7 +223,7 @@ async fn serve_prints_its_url_and_shuts_down_gracefully_on_sigterm() {
         );
     }
 
-    let client = reqwest::Client::new();
+    let client = http_client();
     let health = client
         .get(format!("http://{}/health", served.addr))
         .send()
@@ -302,7 +302,7 @@ async fn logs_record_redactions_but_never_secrets_bodies_or_credentials() {
     let doc = serde_json::json!({"name": "leaky", "steps": [
         {"id": "a", "input": {"token": github, "db": {"password": password}}, "output": "body-marker-text"}
     ]});
-    let client = reqwest::Client::new();
+    let client = http_client();
     let access = first_account_token(&client, &addr).await;
     let response = client
         .post(format!("http://{addr}/api/v1/traces"))
@@ -395,7 +395,7 @@ async fn a_stalled_upload_cannot_hold_the_shutdown() {
         &["--shutdown-grace-secs", "1"],
         Stdio::null(),
     );
-    let token = first_account_token(&reqwest::Client::new(), &addr).await;
+    let token = first_account_token(&http_client(), &addr).await;
     // Headers promise 1000 bytes; 10 arrive and the client goes quiet.
     let _stalled = start_upload(&addr, &token, &[b' '; 1000], 10);
     std::thread::sleep(Duration::from_millis(200));
@@ -448,7 +448,7 @@ async fn user_create_makes_an_account_that_can_sign_in() {
     expect(create("weak@example.com", "password"), false, "12");
 
     let mut served = serve(&data);
-    let login = reqwest::Client::new()
+    let login = http_client()
         .post(format!("http://{}/api/v1/auth/login", served.addr))
         .json(&serde_json::json!({"email": "admin@example.com", "password": "violet-harbour-kettle-42"}))
         .send()
@@ -481,4 +481,10 @@ fn production_refuses_to_start_without_a_jwt_secret() {
         "{}",
         text(&output)
     );
+}
+
+/// An HTTP client, with the TLS provider the program itself installs.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
