@@ -90,9 +90,16 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Args)]
 pub struct HealthcheckArgs {
-    /// The server's address (plain HTTP; use the loopback address inside a container).
+    /// The server's address (inside a container, its own loopback address).
     #[arg(long, env = "AGENTTRACE_HEALTHCHECK_ADDR", default_value = DEFAULT_BIND)]
     pub addr: SocketAddr,
+
+    /// Speak TLS (on by itself when SSL_CERT_PATH is set, as for `serve`).
+    #[arg(long)]
+    pub tls: bool,
+
+    #[arg(long, env = "SSL_CERT_PATH", hide = true)]
+    pub ssl_cert_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -441,7 +448,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Import(args) => import::run(args).await,
         Command::User(UserCommand::Create(args)) => crate::users::create(args).await,
         Command::Doctor(args) => doctor(args).await,
-        Command::Healthcheck(args) => crate::healthcheck::run(args.addr),
+        Command::Healthcheck(args) => {
+            crate::healthcheck::run(args.addr, args.tls || args.ssl_cert_path.is_some())
+        }
     }
 }
 

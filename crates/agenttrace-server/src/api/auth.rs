@@ -311,7 +311,7 @@ async fn authenticate(
     .await
     .map_err(|e| Problem::internal(&e))?;
     let refuse = || {
-        tracing::warn!(target: "security", event = "auth_failure", client_ip = ?ip, "sign-in failed");
+        tracing::warn!(target: "security", event = "auth_failure", "sign-in failed");
         Problem::new(StatusCode::UNAUTHORIZED, "bad-credentials", BAD_CREDENTIALS)
     };
     let locked_at = |user: &User, now: i64| user.locked_until_us.is_some_and(|t| t > now);
@@ -338,7 +338,7 @@ async fn authenticate(
     if user.failed_logins > 0 || user.locked_until_us.is_some() {
         state.store.reset_login_failures(&user.id, now).await?;
     }
-    tracing::info!(target: "security", event = "auth_success", user_id = %user.id, client_ip = ?ip, "signed in");
+    tracing::info!(target: "security", event = "auth_success", user_id = %user.id, "signed in");
     Ok(user)
 }
 

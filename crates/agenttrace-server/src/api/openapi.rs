@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         traces::export,
         traces::delete,
         meta::health,
+        crate::health::ready,
         meta::trace_schema,
         shares::create,
         shares::revoke,
@@ -52,6 +53,8 @@ use utoipa::OpenApi;
         dto::TraceDetail,
         dto::StepDto,
         dto::Health,
+        crate::health::Readiness,
+        crate::health::Component,
     )),
     tags(
         (name = "traces", description = "Upload and read traces"),
@@ -66,6 +69,7 @@ pub struct ApiDoc;
 /// Operations anyone may call, without credentials.
 const PUBLIC: &[(&str, &str)] = &[
     ("get", "/health"),
+    ("get", "/health/ready"),
     ("get", "/api/v1/schema/trace.json"),
     ("post", "/api/v1/auth/register"),
     ("post", "/api/v1/auth/login"),

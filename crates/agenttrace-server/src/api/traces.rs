@@ -49,6 +49,11 @@ pub const MAX_PAGE: u32 = 200;
         (status = 413, description = "Over a size, step or nesting limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Valid JSON that is not a trace", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the upload limit (per address) or ingestion limit (per API key)", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait"),
+                 ("RateLimit-Limit" = u32, description = "Requests allowed per window"),
+                 ("RateLimit-Remaining" = u32, description = "Requests left in this window"),
+                 ("RateLimit-Reset" = u64, description = "Seconds until the window resets"))),
     )
 )]
 pub async fn upload(

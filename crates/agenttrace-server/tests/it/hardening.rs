@@ -799,3 +799,29 @@ async fn a_key_that_does_not_match_the_certificate_is_refused_at_start() {
         .expect("started with a wrong key");
     assert!(error.to_string().contains("does not belong"), "{error}");
 }
+
+#[tokio::test]
+async fn public_share_views_are_limited_per_address() {
+    let app = spawn_app_with_config(|c| limits(c, |r| r.share = rule(2, 60))).await;
+    let id = app.upload_id(&trace_doc("shared")).await;
+    let (status, created) = send_json(
+        app.client
+            .post(app.url(&format!("/api/v1/traces/{id}/share"))),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let view = app.url(&format!(
+        "/api/v1/share/{}",
+        created["token"].as_str().unwrap()
+    ));
+    for _ in 0..2 {
+        let (status, _) = get_json_with(&app.anonymous, &view).await;
+        assert_eq!(status, 200);
+    }
+    let refused = app.anonymous.get(&view).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(header(&refused, "ratelimit-limit"), Some("2"));
+    app.clock.advance_secs(60);
+    let (status, _) = get_json_with(&app.anonymous, &view).await;
+    assert_eq!(status, 200);
+}

@@ -58,6 +58,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/traces/{id}/export"),
     ("get", "/api/v1/schema/trace.json"),
     ("get", "/health"),
+    ("get", "/health/ready"),
     ("post", "/api/v1/traces/{id}/share"),
     ("delete", "/api/v1/traces/{id}/share/{token}"),
     ("get", "/api/v1/share/{token}"),

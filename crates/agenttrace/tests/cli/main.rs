@@ -8,11 +8,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+mod hardening;
+
 fn bin() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_agenttrace"));
     command
         .env_remove("AGENTTRACE_DATA_DIR")
         .env_remove("AGENTTRACE_BIND");
+    // Nothing from the machine running the tests may change what the binary does.
+    for name in [
+        "APP_ENV",
+        "JWT_SECRET_KEY",
+        "ALLOWED_ORIGINS",
+        "TRUSTED_PROXIES",
+        "CSP_POLICY",
+        "SSL_CERT_PATH",
+        "SSL_KEY_PATH",
+        "SENTRY_DSN",
+        "METRICS_TOKEN",
+        "RATE_LIMIT_ENABLED",
+        "AGENTTRACE_LOG_FORMAT",
+    ] {
+        command.env_remove(name);
+    }
     command
 }
 
@@ -127,9 +145,20 @@ fn serve(data: &Path) -> Served {
 
 /// Starts `agenttrace serve` on a free port with extra flags, reading the URL it prints.
 fn serve_with(data: &Path, flags: &[&str], stderr: impl Into<Stdio>) -> Served {
+    serve_with_env(data, flags, &[], stderr)
+}
+
+/// Like [`serve_with`], with extra environment variables.
+fn serve_with_env(
+    data: &Path,
+    flags: &[&str],
+    env: &[(&str, &str)],
+    stderr: impl Into<Stdio>,
+) -> Served {
     let mut child = bin()
         .arg("serve")
         .args(flags)
+        .envs(env.iter().copied())
         .env("AGENTTRACE_BIND", "127.0.0.1:0")
         .env("AGENTTRACE_DATA_DIR", data)
         .stdout(Stdio::piped())
@@ -140,7 +169,7 @@ fn serve_with(data: &Path, flags: &[&str], stderr: impl Into<Stdio>) -> Served {
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     let addr = line
-        .split("http://")
+        .split("://")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no URL printed: {line:?}"))
