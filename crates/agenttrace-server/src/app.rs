@@ -3,7 +3,7 @@
 use crate::api::auth::LoginThrottle;
 use crate::api::{auth, meta, projects, shares, traces};
 use crate::auth::jwt::JwtKeys;
-use crate::client_ip::Cidr;
+use crate::client_ip::{Cidr, ForwardedHeader};
 use crate::clock::Clock;
 use crate::config::{AppEnv, AuthConfig};
 use crate::layers::{self, SecurityHeaders};
@@ -51,6 +51,7 @@ pub struct AppState {
     pub in_flight: Arc<Semaphore>,
     pub max_in_flight: usize,
     pub trusted_proxies: Arc<[Cidr]>,
+    pub proxy_header: ForwardedHeader,
     pub allowed_origins: Arc<[String]>,
     pub security_headers: Arc<SecurityHeaders>,
     pub sentry_enabled: bool,
@@ -58,6 +59,8 @@ pub struct AppState {
     pub min_free_disk_bytes: u64,
     /// The largest request head (request line and headers) accepted, in bytes.
     pub max_header_bytes: usize,
+    /// The most header lines in a request.
+    pub max_headers: usize,
 }
 
 /// Builds the application's routes and layers.
@@ -141,12 +144,15 @@ pub fn router(state: AppState) -> Router {
         // Outside everything that can answer with a bare error (extractor rejections, the
         // layers above): every error leaves as application/problem+json.
         .layer(middleware::map_response(problem_for_bare_errors))
-        // Answers preflights and marks answers readable for the allowed origins, errors included.
-        .layer(layers::cors(&state.allowed_origins, state.env))
         // A panic in any handler becomes a 500 problem, not a dropped connection.
         .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(Problem::internal(&"handler panicked"))
+            let mut response = Problem::internal(&"handler panicked").into_response();
+            response.extensions_mut().insert(layers::Panicked);
+            response
         }))
+        // Answers preflights and marks answers readable for the allowed origins, errors (a
+        // panic's 500 too) included.
+        .layer(layers::cors(&state.allowed_origins, state.env))
         // Outermost: request id, client address, the request's log span and metrics, and the
         // security headers on every answer. The log never records bodies or headers other than
         // the user agent, so secrets in them cannot reach it.
@@ -215,7 +221,7 @@ async fn problem_for_bare_errors(response: Response) -> Response {
     let mut problem = Problem::new(status, slug, detail).into_response();
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            problem.headers_mut().insert(name.clone(), value.clone());
+            problem.headers_mut().append(name.clone(), value.clone());
         }
     }
     problem

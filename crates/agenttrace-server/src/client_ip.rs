@@ -1,10 +1,13 @@
 //! The client's address: the socket's peer, unless the peer is a trusted proxy, in which case the
 //! forwarding headers say who the client is.
 //!
-//! `X-Forwarded-For`, `Forwarded` (RFC 7239) and `X-Real-IP` are believed only when the peer is
-//! in `TRUSTED_PROXIES`. The chain is walked from the right: each hop a trusted proxy added is
-//! skipped, and the first address that is not a trusted proxy is the client. Anything to its left
-//! was written by the client itself and could be anything, so it is never read.
+//! One forwarding header is read, the one the proxies are configured to write
+//! (`TRUSTED_PROXY_HEADER`: `X-Forwarded-For` by default, or `Forwarded` (RFC 7239), or
+//! `X-Real-IP`), and only when the peer is in `TRUSTED_PROXIES`. Never a fallback to another:
+//! a proxy that appends to one header passes the others through as the client wrote them. The
+//! chain is walked from the right: each hop a trusted proxy added is skipped, and the first
+//! address that is not a trusted proxy is the client. Anything to its left was written by the
+//! client itself and could be anything, so it is never read.
 
 use axum::http::HeaderMap;
 use std::net::IpAddr;
@@ -18,6 +21,11 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// The prefix length (0 covers every address).
+    pub fn prefix_len(&self) -> u8 {
+        self.prefix
+    }
+
     /// Whether `ip` lies in this range (an IPv4-mapped IPv6 address counts as its IPv4 address).
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, canonical(ip)) {
@@ -70,6 +78,30 @@ impl std::fmt::Display for Cidr {
     }
 }
 
+/// The forwarding header trusted proxies write the client's address in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardedHeader {
+    #[default]
+    XForwardedFor,
+    Forwarded,
+    XRealIp,
+}
+
+impl FromStr for ForwardedHeader {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ForwardedHeader, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ForwardedHeader::XForwardedFor),
+            "forwarded" => Ok(ForwardedHeader::Forwarded),
+            "x-real-ip" => Ok(ForwardedHeader::XRealIp),
+            other => Err(format!(
+                "TRUSTED_PROXY_HEADER must be x-forwarded-for, forwarded or x-real-ip, got {other:?}"
+            )),
+        }
+    }
+}
+
 /// Parses a comma-separated list of ranges.
 pub fn parse_cidr_list(text: &str) -> Result<Vec<Cidr>, String> {
     text.split(',')
@@ -86,19 +118,27 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn is_trusted(ip: IpAddr, trusted: &[Cidr]) -> bool {
+/// Whether `ip` is one of the trusted proxies.
+pub fn is_trusted(ip: IpAddr, trusted: &[Cidr]) -> bool {
     trusted.iter().any(|range| range.contains(ip))
 }
 
 /// The client's address for a request that came from `peer`.
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+pub fn resolve(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[Cidr],
+    header: ForwardedHeader,
+) -> IpAddr {
     let peer = canonical(peer);
     if !is_trusted(peer, trusted) {
         return peer;
     }
-    let chain = forwarded_chain(headers)
-        .or_else(|| header_list(headers, "x-forwarded-for"))
-        .or_else(|| header_list(headers, "x-real-ip"));
+    let chain = match header {
+        ForwardedHeader::XForwardedFor => header_list(headers, "x-forwarded-for"),
+        ForwardedHeader::Forwarded => forwarded_chain(headers),
+        ForwardedHeader::XRealIp => header_list(headers, "x-real-ip"),
+    };
     let Some(chain) = chain else {
         return peer;
     };
@@ -168,6 +208,8 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
     }
@@ -201,9 +243,12 @@ mod tests {
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
         let h = headers(&[("x-forwarded-for", "1.1.1.1"), ("x-real-ip", "2.2.2.2")]);
-        assert_eq!(resolve(ip("203.0.113.9"), &h, &[]), ip("203.0.113.9"));
+        assert_eq!(resolve(ip("203.0.113.9"), &h, &[], XFF), ip("203.0.113.9"));
         let trusted = parse_cidr_list("10.0.0.0/8").unwrap();
-        assert_eq!(resolve(ip("203.0.113.9"), &h, &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            resolve(ip("203.0.113.9"), &h, &trusted, XFF),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -211,35 +256,69 @@ mod tests {
         let trusted = parse_cidr_list("10.0.0.0/8, 172.16.0.0/12").unwrap();
         // The client wrote "6.6.6.6" itself; the first proxy saw 198.51.100.4.
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.4, 172.16.0.2")]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("198.51.100.4"));
+        assert_eq!(
+            resolve(ip("10.0.0.1"), &h, &trusted, XFF),
+            ip("198.51.100.4")
+        );
         // Repeated header lines read as one list.
         let h = headers(&[
             ("x-forwarded-for", "6.6.6.6"),
             ("x-forwarded-for", "198.51.100.4"),
         ]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("198.51.100.4"));
+        assert_eq!(
+            resolve(ip("10.0.0.1"), &h, &trusted, XFF),
+            ip("198.51.100.4")
+        );
     }
 
     #[test]
-    fn forwarded_and_x_real_ip_are_read_too() {
+    fn forwarded_and_x_real_ip_are_read_when_chosen() {
         let trusted = parse_cidr_list("10.0.0.0/8").unwrap();
         let h = headers(&[(
             "forwarded",
             "for=6.6.6.6, for=\"[2001:db8::7]:4711\";proto=https",
         )]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("2001:db8::7"));
+        let forwarded = ForwardedHeader::Forwarded;
+        assert_eq!(
+            resolve(ip("10.0.0.1"), &h, &trusted, forwarded),
+            ip("2001:db8::7")
+        );
         let h = headers(&[("x-real-ip", "198.51.100.4")]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("198.51.100.4"));
+        assert_eq!(
+            resolve(ip("10.0.0.1"), &h, &trusted, ForwardedHeader::XRealIp),
+            ip("198.51.100.4")
+        );
         let h = headers(&[("x-forwarded-for", "198.51.100.4:5555")]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("198.51.100.4"));
+        assert_eq!(
+            resolve(ip("10.0.0.1"), &h, &trusted, XFF),
+            ip("198.51.100.4")
+        );
+    }
+
+    #[test]
+    fn only_the_chosen_header_is_read() {
+        // The proxy appends to X-Forwarded-For and passes the client's own Forwarded through.
+        let trusted = parse_cidr_list("10.0.0.0/8").unwrap();
+        let h = headers(&[
+            ("x-forwarded-for", "198.51.100.2"),
+            ("forwarded", "for=1.2.3.4"),
+            ("x-real-ip", "5.6.7.8"),
+        ]);
+        assert_eq!(
+            resolve(ip("10.0.0.1"), &h, &trusted, XFF),
+            ip("198.51.100.2")
+        );
+        // Without the chosen header, the peer is the client: no fallback to another header.
+        let h = headers(&[("forwarded", "for=1.2.3.4"), ("x-real-ip", "5.6.7.8")]);
+        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted, XFF), ip("10.0.0.1"));
     }
 
     #[test]
     fn garbage_stops_the_walk_at_the_last_trusted_address() {
         let trusted = parse_cidr_list("10.0.0.0/8").unwrap();
         let h = headers(&[("x-forwarded-for", "1.1.1.1, not-an-ip")]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("10.0.0.1"));
+        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted, XFF), ip("10.0.0.1"));
         let h = headers(&[]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted), ip("10.0.0.1"));
+        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted, XFF), ip("10.0.0.1"));
     }
 }

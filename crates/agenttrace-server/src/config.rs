@@ -1,6 +1,6 @@
 //! Server configuration: one struct, filled by the binary from defaults, environment and flags.
 
-use crate::client_ip::Cidr;
+use crate::client_ip::{Cidr, ForwardedHeader};
 use crate::clock::{Clock, SystemClock};
 use crate::security::rate_limit::RateLimitConfig;
 use agenttrace_core::Limits;
@@ -76,6 +76,8 @@ pub struct HttpLimits {
     pub max_headers: usize,
     /// Requests handled at once; more are shed with 503 and `Retry-After`.
     pub max_concurrent_requests: usize,
+    /// Connections open at once; more wait in the listen queue until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for HttpLimits {
@@ -85,6 +87,7 @@ impl Default for HttpLimits {
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_concurrent_requests: 512,
+            max_connections: 4096,
         }
     }
 }
@@ -114,8 +117,10 @@ pub struct Config {
     /// `ALLOWED_ORIGINS`: the browser origins that may call the API with credentials. `None`
     /// when unset (production refuses to start then).
     pub allowed_origins: Option<Vec<String>>,
-    /// `TRUSTED_PROXIES`: peers whose forwarding headers are believed.
+    /// `TRUSTED_PROXIES`: peers whose forwarding header is believed.
     pub trusted_proxies: Vec<Cidr>,
+    /// `TRUSTED_PROXY_HEADER`: the one header those proxies write the client's address in.
+    pub proxy_header: ForwardedHeader,
     /// `CSP_POLICY`: replaces the built-in Content-Security-Policy.
     pub csp_policy: Option<String>,
     /// `SSL_CERT_PATH` / `SSL_KEY_PATH`.
@@ -146,6 +151,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(30),
             allowed_origins: None,
             trusted_proxies: Vec::new(),
+            proxy_header: ForwardedHeader::default(),
             csp_policy: None,
             tls: None,
             http: HttpLimits::default(),

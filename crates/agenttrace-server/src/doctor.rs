@@ -4,7 +4,9 @@
 
 use crate::checks::{free_disk_bytes, inspect_certificate};
 use crate::config::Config;
-use crate::production::{file_problems, jwt_secret_problem, origins_problem, plain_http_problem};
+use crate::production::{
+    file_problems, jwt_secret_problem, origins_problem, plain_http_problem, proxies_problem,
+};
 use agenttrace_store::SqliteStore;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -247,6 +249,9 @@ fn security_headers(config: &Config) -> Check {
 
 fn tls(config: &Config) -> Check {
     const TITLE: &str = "TLS";
+    if let Some(p) = proxies_problem(config) {
+        return fail("tls", TITLE, true, p.problem, p.fix);
+    }
     let Some(paths) = &config.tls else {
         return match plain_http_problem(config) {
             None if !config.trusted_proxies.is_empty() => pass(

@@ -33,6 +33,14 @@ pub struct RequestId(pub String);
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
+/// Marks a 503 of load shedding.
+#[derive(Debug, Clone, Copy)]
+pub struct Shed;
+
+/// Marks the 500 of a handler that panicked.
+#[derive(Debug, Clone, Copy)]
+pub struct Panicked;
+
 /// Set on requests that arrived over TLS.
 #[derive(Debug, Clone, Copy)]
 pub struct Tls;
@@ -141,14 +149,24 @@ pub async fn request_context(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let id = incoming_request_id(request.headers())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    let client =
-        peer.map(|peer| client_ip::resolve(peer, request.headers(), &state.trusted_proxies));
+    // A load balancer's request id is kept, so its logs and ours line up; a client's is not.
+    let from_proxy = peer.is_some_and(|peer| client_ip::is_trusted(peer, &state.trusted_proxies));
+    let id = from_proxy
+        .then(|| incoming_request_id(request.headers()))
+        .flatten()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let client = peer.map(|peer| {
+        client_ip::resolve(
+            peer,
+            request.headers(),
+            &state.trusted_proxies,
+            state.proxy_header,
+        )
+    });
     let method = request.method().clone();
     let route = request
         .extensions()
@@ -167,7 +185,20 @@ pub async fn request_context(
     request.extensions_mut().insert(ClientAddr(client));
 
     let head = head_size(&request);
-    let mut response = if head > state.max_header_bytes {
+    let count = request.headers().len();
+    let mut response = if count > state.max_headers {
+        let mut problem = Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            format!(
+                "the request has {count} header lines; the limit is {}",
+                state.max_headers
+            ),
+        );
+        problem.limit = Some(head_limit(state.max_headers));
+        problem.found = Some(head_limit(count));
+        problem.into_response()
+    } else if head > state.max_header_bytes {
         span.in_scope(|| {
             tracing::warn!(
                 head_bytes = head,
@@ -208,11 +239,20 @@ pub async fn request_context(
             "request answered"
         );
     });
+    let method_label = match method.as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "OTHER",
+    };
     state
         .metrics
-        .request(method.as_str(), &route, status.as_u16(), elapsed);
-    if status.is_server_error() && state.sentry_enabled {
-        report_server_error(&id, method.as_str(), &route, status);
+        .request(method_label, &route, status.as_u16(), elapsed);
+    // Load shedding is not an error to track (an overload would flood the tracker), and a panic
+    // was reported by Sentry's panic hook already.
+    let reportable = status.is_server_error()
+        && response.extensions().get::<Shed>().is_none()
+        && response.extensions().get::<Panicked>().is_none();
+    if reportable && state.sentry_enabled {
+        report_server_error(&id, method_label, &route, status);
     }
     state.security_headers.apply(response.headers_mut());
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -281,6 +321,7 @@ pub async fn shed_load(State(state): State<AppState>, request: Request, next: Ne
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response.extensions_mut().insert(Shed);
             response
         }
     }
@@ -306,19 +347,6 @@ impl RateLimitSlot {
     }
 }
 
-/// Whether a request carries an API key (its limit is per key, checked once the key is known).
-fn carries_api_key(headers: &HeaderMap) -> bool {
-    headers.contains_key("x-api-key")
-        || headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .is_some_and(|(scheme, token)| {
-                scheme.eq_ignore_ascii_case("bearer")
-                    && token.trim().starts_with(crate::principal::API_KEY_PREFIX)
-            })
-}
-
 /// The limit that applies per client address, if any.
 fn address_class(method: &Method, path: &str, headers: &HeaderMap) -> Option<LimitClass> {
     let path = path.trim_end_matches('/');
@@ -333,7 +361,10 @@ fn address_class(method: &Method, path: &str, headers: &HeaderMap) -> Option<Lim
     {
         return Some(LimitClass::Auth);
     }
-    if *method == Method::POST && path == "/api/v1/traces" && !carries_api_key(headers) {
+    if *method == Method::POST
+        && path == "/api/v1/traces"
+        && !crate::principal::uses_api_key(headers)
+    {
         return Some(LimitClass::Upload);
     }
     if (path.starts_with("/api/v1/share/") || path.starts_with("/share/"))
@@ -361,7 +392,7 @@ pub async fn rate_limit(
             .extensions()
             .get::<ClientAddr>()
             .and_then(|ClientAddr(ip)| *ip)
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+            .map_or_else(|| "unknown".to_owned(), address_key);
         match limiter.check(class, &key).await {
             Ok(decision) if !decision.allowed => {
                 return too_many_requests(&state, class, decision).into_response();
@@ -375,10 +406,28 @@ pub async fn rate_limit(
         }
     }
     let mut response = next.run(request).await;
-    if let Some(decision) = slot.get() {
+    // A refusal further in carries the headers of the limit that refused it.
+    if let Some(decision) = slot.get()
+        && response.status() != StatusCode::TOO_MANY_REQUESTS
+    {
         rate_limit_headers(response.headers_mut(), &decision);
     }
     response
+}
+
+/// The key an address is limited under: an IPv4 address as it is, an IPv6 address by its /64
+/// (one subscriber usually holds a whole /64, and rotating within it must not buy new budgets).
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
 }
 
 /// The `RateLimit-*` headers of a verdict.

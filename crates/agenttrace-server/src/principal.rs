@@ -168,6 +168,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
+/// Whether the credential this request will be authenticated with is an API key (the one
+/// parser decides, so the rate-limit layer and authentication cannot disagree).
+pub fn uses_api_key(headers: &HeaderMap) -> bool {
+    matches!(credential(headers), Some(Credential::ApiKey(_)))
+}
+
 /// The credential a request carries, before it is checked.
 enum Credential<'a> {
     Bearer(&'a str),
@@ -222,32 +228,19 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let checked = match credential(&parts.headers) {
+        let principal = match credential(&parts.headers) {
             None => {
                 return Err(unauthorized(
                     "sign in: send an access token or API key as `Authorization: Bearer …`",
                 ));
             }
-            Some(Credential::ApiKey(key)) => api_key(state, key).await,
-            Some(Credential::Bearer(token)) => access_token(state, token).await,
-            Some(Credential::Cookie(token)) => session_cookie(state, parts, &token).await,
+            Some(Credential::ApiKey(key)) => api_key(state, key).await?,
+            Some(Credential::Bearer(token)) => access_token(state, token).await?,
+            Some(Credential::Cookie(token)) => session_cookie(state, parts, &token).await?,
         };
-        match checked {
-            Ok(principal) => {
-                tracing::Span::current().record("principal", principal.actor().as_str());
-                limit(state, parts, &principal).await?;
-                Ok(principal)
-            }
-            Err(problem) => {
-                // Guessing credentials counts against the client's sign-in limit.
-                if problem.status == StatusCode::UNAUTHORIZED.as_u16()
-                    && let Some(ip) = client_ip(parts)
-                {
-                    check_limit(state, parts, LimitClass::Auth, &ip.to_string()).await?;
-                }
-                Err(problem)
-            }
-        }
+        tracing::Span::current().record("principal", principal.actor().as_str());
+        limit(state, parts, &principal).await?;
+        Ok(principal)
     }
 }
 

@@ -37,6 +37,9 @@ pub fn production_problems(config: &Config) -> Vec<ConfigProblem> {
     if let Some(problem) = plain_http_problem(config) {
         problems.push(problem);
     }
+    if let Some(problem) = proxies_problem(config) {
+        problems.push(problem);
+    }
     problems.extend(file_problems(config));
     problems
 }
@@ -95,6 +98,31 @@ pub fn plain_http_problem(config: &Config) -> Option<ConfigProblem> {
         fix: "set SSL_CERT_PATH and SSL_KEY_PATH to a certificate and key (PEM), or put a \
               TLS-terminating proxy in front and list its address in TRUSTED_PROXIES, or bind \
               to 127.0.0.1"
+            .to_owned(),
+    })
+}
+
+/// A trusted-proxy range that covers every address makes every client a proxy: anyone could
+/// choose the address they are limited and logged as.
+pub fn proxies_problem(config: &Config) -> Option<ConfigProblem> {
+    let everyone: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .filter(|range| range.prefix_len() == 0)
+        .map(ToString::to_string)
+        .collect();
+    if everyone.is_empty() {
+        return None;
+    }
+    Some(ConfigProblem {
+        setting: "TRUSTED_PROXIES".to_owned(),
+        problem: format!(
+            "{} trusts every address: any client could claim any address in its forwarding \
+             header",
+            everyone.join(", ")
+        ),
+        fix: "list only your proxies' addresses or their subnet, e.g. `TRUSTED_PROXIES=10.0.0.5` \
+              or `10.0.0.0/24`"
             .to_owned(),
     })
 }

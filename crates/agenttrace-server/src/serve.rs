@@ -19,11 +19,16 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -113,7 +118,10 @@ impl Server {
             (None, AppEnv::Development) => MetricsAccess::Open,
             (None, AppEnv::Production) => MetricsAccess::Off,
         };
-        let max_in_flight = config.http.max_concurrent_requests.max(1);
+        let max_in_flight = config
+            .http
+            .max_concurrent_requests
+            .clamp(1, Semaphore::MAX_PERMITS);
         let state = AppState {
             store: Arc::new(sqlite.clone()) as Arc<dyn Store>,
             limits: config.limits,
@@ -132,12 +140,14 @@ impl Server {
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
             trusted_proxies: config.trusted_proxies.clone().into(),
+            proxy_header: config.proxy_header,
             allowed_origins: config.allowed_origins.clone().unwrap_or_default().into(),
             security_headers: Arc::new(security_headers),
             sentry_enabled: config.sentry_enabled,
             data_dir: Arc::new(config.data_dir.clone()),
             min_free_disk_bytes: config.min_free_disk_bytes,
             max_header_bytes: config.http.max_header_bytes,
+            max_headers: config.http.max_headers,
         };
         Ok(Server {
             listener,
@@ -163,8 +173,20 @@ impl Server {
         let app = router(self.state);
         let builder = Arc::new(connection_builder(&self.http));
         let graceful = GracefulShutdown::new();
+        let connections = Arc::new(Semaphore::new(
+            self.http.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+        ));
+        let mut tasks = JoinSet::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
+            // At the connection limit, stop accepting: new clients wait in the listen queue.
+            let permit = tokio::select! {
+                permit = Arc::clone(&connections).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
             let (stream, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(pair) => pair,
@@ -177,9 +199,13 @@ impl Server {
                 },
                 () = &mut shutdown => break,
             };
-            tokio::spawn(serve_connection(
-                stream,
-                peer,
+            while tasks.try_join_next().is_some() {}
+            tasks.spawn(serve_connection(
+                Connection {
+                    stream,
+                    peer,
+                    _permit: permit,
+                },
                 app.clone(),
                 Arc::clone(&builder),
                 self.tls.clone(),
@@ -190,48 +216,74 @@ impl Server {
         drop(self.listener);
         match tokio::time::timeout(self.shutdown_grace, graceful.shutdown()).await {
             Ok(()) => tracing::info!("no requests in flight; closing the database"),
-            Err(_) => tracing::warn!(
-                grace_secs = self.shutdown_grace.as_secs(),
-                "requests still in flight after the grace period were cut; closing the database"
-            ),
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = self.shutdown_grace.as_secs(),
+                    "requests still in flight after the grace period are cut; closing the database"
+                );
+                tasks.abort_all();
+            }
         }
+        while tasks.join_next().await.is_some() {}
         self.sqlite.close().await;
         Ok(())
     }
+}
+
+/// An accepted connection and its place under the connection limit.
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
 }
 
 /// HTTP/1.1 and HTTP/2 with the connection limits: a header-read timeout (a client that trickles
 /// its headers is cut), the size of the request head and the number of headers.
 fn connection_builder(http: &HttpLimits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's own limits are the backstop, set above the configured ones: the application
+    // checks those exactly and answers with a problem document and the security headers. The
+    // read buffer also carries request bodies, so it stays at hyper's usual size.
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(http.header_read_timeout)
-        .max_buf_size(http.max_header_bytes.max(MIN_HEADER_BUFFER))
-        .max_headers(http.max_headers);
+        .max_buf_size(
+            http.max_header_bytes
+                .saturating_mul(4)
+                .max(HYPER_READ_BUFFER),
+        )
+        .max_headers(http.max_headers.saturating_mul(2).max(100));
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(http.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256);
+        .max_header_list_size(
+            u32::try_from(http.max_header_bytes.saturating_mul(4)).unwrap_or(u32::MAX),
+        )
+        .max_concurrent_streams(256)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
     builder
 }
 
-/// hyper's smallest read buffer.
-const MIN_HEADER_BUFFER: usize = 8192;
+/// hyper's default read buffer (about 400 KiB): smaller ones slow large uploads down.
+const HYPER_READ_BUFFER: usize = 400 * 1024;
 
 /// One connection: the TLS handshake when configured (bounded by the header-read timeout), then
 /// HTTP until the client leaves or a shutdown asks the connection to finish.
 async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
+    connection: Connection,
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
     tls: Option<TlsAcceptor>,
     handshake_timeout: Duration,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
+    let Connection {
+        stream,
+        peer,
+        _permit,
+    } = connection;
     let _ = stream.set_nodelay(true);
     let secure = tls.is_some();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -243,12 +295,14 @@ async fn serve_connection(
     });
     let result = match tls {
         None => {
+            let stream = FirstByteDeadline::new(stream, handshake_timeout);
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             watcher.watch(connection).await
         }
         Some(acceptor) => {
             match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(stream)) => {
+                    let stream = FirstByteDeadline::new(stream, handshake_timeout);
                     let connection =
                         builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     watcher.watch(connection).await
@@ -266,6 +320,86 @@ async fn serve_connection(
     };
     if let Err(e) = result {
         tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// Ends a connection whose client sends nothing within the deadline. hyper times out a request
+/// head once it knows the protocol, but not a connection that never sends its first byte (or
+/// stops in the HTTP/2 preface); this covers that, over TCP and TLS alike.
+struct FirstByteDeadline<S> {
+    inner: S,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> FirstByteDeadline<S> {
+    fn new(inner: S, within: Duration) -> FirstByteDeadline<S> {
+        FirstByteDeadline {
+            inner,
+            deadline: Some(Box::pin(tokio::time::sleep(within))),
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    this.deadline = None;
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                let expired = this
+                    .deadline
+                    .as_mut()
+                    .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+                if expired {
+                    Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client sent nothing within the header-read timeout",
+                    )))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

@@ -5,7 +5,7 @@ use crate::say;
 use agenttrace_core::Limits;
 use agenttrace_core::limits::MIB;
 use agenttrace_core::redact::RedactConfig;
-use agenttrace_server::client_ip::parse_cidr_list;
+use agenttrace_server::client_ip::{ForwardedHeader, parse_cidr_list};
 use agenttrace_server::config::{AppEnv, AuthConfig, DEFAULT_BIND, HttpLimits, TlsPaths};
 use agenttrace_server::security::rate_limit::RateLimitConfig;
 use agenttrace_server::serve::shutdown_signal;
@@ -180,6 +180,12 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
 
+    /// The one header those proxies write the client's address in: `x-forwarded-for`,
+    /// `forwarded` or `x-real-ip`. The others are ignored (a proxy passes them through as the
+    /// client wrote them).
+    #[arg(long, env = "TRUSTED_PROXY_HEADER", default_value = "x-forwarded-for")]
+    pub trusted_proxy_header: ForwardedHeader,
+
     /// Replaces the built-in Content-Security-Policy.
     #[arg(long, env = "CSP_POLICY")]
     pub csp_policy: Option<String>,
@@ -216,6 +222,10 @@ pub struct ServeArgs {
         default_value_t = 512
     )]
     pub max_concurrent_requests: usize,
+
+    /// Connections open at once; more wait in the listen queue until one closes.
+    #[arg(long, env = "AGENTTRACE_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
 
     /// Bearer token that `/metrics` asks for. Without it, /metrics is open in development and
     /// off in production.
@@ -570,18 +580,27 @@ fn server_config(args: &ServeArgs) -> Result<Config, String> {
         }),
         _ => None,
     };
-    if args.header_read_timeout_secs == 0 || args.max_concurrent_requests == 0 {
-        return Err(
-            "the header-read timeout and the concurrency limit must be greater than zero"
-                .to_owned(),
-        );
+    const MOST: usize = 1 << 30;
+    let in_range = |n: usize| (1..=MOST).contains(&n);
+    if args.header_read_timeout_secs == 0
+        || !in_range(args.max_concurrent_requests)
+        || !in_range(args.max_connections)
+        || !in_range(args.max_headers)
+        || args.max_header_bytes < 1024
+    {
+        return Err(format!(
+            "the header-read timeout must be at least 1 second; the request, connection and \
+             header-line limits 1 to {MOST}; the header size limit at least 1024 bytes"
+        ));
     }
     config.http = HttpLimits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
         max_header_bytes: args.max_header_bytes,
         max_headers: args.max_headers,
         max_concurrent_requests: args.max_concurrent_requests,
+        max_connections: args.max_connections,
     };
+    config.proxy_header = args.trusted_proxy_header;
     config.rate_limit = args.rate_limit.config()?;
     config.metrics_token = args.metrics_token.clone().filter(|t| !t.is_empty());
     config.sentry_enabled = args.sentry_dsn.as_ref().is_some_and(|d| !d.is_empty());

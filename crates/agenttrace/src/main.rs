@@ -98,3 +98,46 @@ fn scrub(mut event: sentry::protocol::Event<'static>) -> Option<sentry::protocol
     event.user = None;
     Some(event)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+    use sentry::protocol::{Event, Map, Request};
+
+    #[test]
+    fn events_leave_without_bodies_cookies_headers_or_users() {
+        let mut headers = Map::new();
+        headers.insert(
+            "Authorization".to_owned(),
+            "Bearer header-secret".to_owned(),
+        );
+        let request = Request {
+            data: Some("{\"password\": \"body-secret\"}".to_owned()),
+            cookies: Some("agenttrace_session=cookie-secret".to_owned()),
+            query_string: Some("token=query-secret".to_owned()),
+            headers,
+            ..Default::default()
+        };
+        let event = Event {
+            request: Some(request),
+            user: Some(sentry::User {
+                email: Some("someone@example.com".to_owned()),
+                ..Default::default()
+            }),
+            message: Some("500 on GET /api/v1/traces".to_owned()),
+            ..Default::default()
+        };
+        let scrubbed = scrub(event).unwrap();
+        let text = serde_json::to_string(&scrubbed).unwrap();
+        for secret in [
+            "header-secret",
+            "body-secret",
+            "cookie-secret",
+            "query-secret",
+            "someone@example.com",
+        ] {
+            assert!(!text.contains(secret), "{secret} left in {text}");
+        }
+        assert!(text.contains("500 on GET /api/v1/traces"));
+    }
+}

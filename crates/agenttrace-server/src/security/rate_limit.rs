@@ -8,9 +8,11 @@
 //! The limiter sits behind the [`RateLimiter`] trait so that several server instances can later
 //! share one limiter (in Redis); [`MemoryRateLimiter`] is the in-process one.
 //!
-//! Memory is bounded: at most [`RateLimitConfig::max_tracked_keys`] keys are tracked across all
-//! classes. When a new key arrives and the limiter is full, expired windows are dropped first;
-//! if it is still full, the request is counted against one shared overflow bucket for its class.
+//! Memory is bounded: at most [`RateLimitConfig::max_tracked_keys`] keys are tracked in each
+//! class (so a flood of one kind, say anonymous share views from rotating addresses, cannot push
+//! signed-in users or API keys out of theirs). When a new key arrives and its class is full,
+//! expired windows are dropped first; if it is still full, the request is counted against one
+//! shared overflow bucket for its class.
 //! A flood from rotating addresses is then limited as if it were a single client, while the
 //! clients already tracked keep their own counters: nothing live is ever evicted.
 //!
@@ -123,8 +125,8 @@ pub struct RateLimitConfig {
     pub ingest: Rule,
     /// Public share-link views per IP; default 120 per 60 s.
     pub share: Rule,
-    /// The most keys tracked at once, across all classes; default 100 000. Beyond it new keys
-    /// share one overflow bucket per class.
+    /// The most keys tracked at once in each class; default 100 000. Beyond it new keys share
+    /// one overflow bucket per class.
     pub max_tracked_keys: usize,
     /// How often [`MemoryRateLimiter::spawn_cleanup`] drops expired windows; default 60 s.
     pub cleanup_interval: Duration,
@@ -350,8 +352,8 @@ impl State {
 
 /// The in-process limiter: fixed windows in a map behind one mutex, bounded in size.
 ///
-/// Holds at most [`RateLimitConfig::max_tracked_keys`] keys (plus one overflow bucket per
-/// class); see the [module documentation](self) for what happens beyond that. Expired windows
+/// Holds at most [`RateLimitConfig::max_tracked_keys`] keys per class (plus one overflow
+/// bucket per class); see the [module documentation](self) for what happens beyond that. Expired windows
 /// are dropped by [`RateLimiter::cleanup`], which [`MemoryRateLimiter::spawn_cleanup`] runs
 /// periodically, and on demand when a new key finds the limiter full.
 pub struct MemoryRateLimiter {
@@ -442,10 +444,11 @@ impl MemoryRateLimiter {
         }
 
         let max = self.config.max_tracked_keys;
-        if state.tracked_individually() >= max && state.sweep_worthwhile(now_us) {
+        let in_class = |state: &State| state.classes[class.index()].windows.len();
+        if in_class(state) >= max && state.sweep_worthwhile(now_us) {
             state.sweep(now_us);
         }
-        if state.tracked_individually() < max {
+        if in_class(state) < max {
             let mut window = Window::new(now_us, window_us);
             let decision = window.hit(now_us, rule, window_us);
             state.earliest_end_us = state.earliest_end_us.min(window.end_us);
@@ -774,6 +777,22 @@ mod tests {
         // Another class still has its own overflow bucket.
         assert!(check(&limiter, LimitClass::Api, "user-9").await.allowed);
         assert_eq!(limiter.tracked_keys(), 12);
+    }
+
+    #[tokio::test]
+    async fn a_flood_in_one_class_leaves_the_others_their_own_counters() {
+        let mut config = config_with(LimitClass::Share, Rule::per_secs(5, 60));
+        config.max_tracked_keys = 10;
+        let (limiter, _clock) = limiter(config);
+        for i in 0..1000 {
+            check(&limiter, LimitClass::Share, &format!("flood-{i}")).await;
+        }
+        // Every API user still gets a counter of their own, not the shared overflow one.
+        for user in 0..10 {
+            let decision = check(&limiter, LimitClass::Api, &format!("user-{user}")).await;
+            assert!(decision.allowed);
+            assert_eq!(decision.remaining, decision.limit - 1, "user-{user}");
+        }
     }
 
     #[tokio::test]

@@ -121,8 +121,22 @@ async fn csp_policy_replaces_the_built_in_policy() {
 }
 
 #[tokio::test]
-async fn request_ids_are_kept_when_plain_and_made_otherwise() {
+async fn request_ids_are_kept_only_from_trusted_proxies_and_when_plain() {
+    // A client cannot choose its request id (it could reuse someone else's in the logs).
     let app = spawn_app().await;
+    let ignored = app
+        .anonymous
+        .get(app.url("/health"))
+        .header("x-request-id", "lb-7f3a.42")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(header(&ignored, "x-request-id"), Some("lb-7f3a.42"));
+
+    let app = spawn_app_with_config(|c| {
+        c.trusted_proxies = agenttrace_server::client_ip::parse_cidr_list("127.0.0.1").unwrap();
+    })
+    .await;
     let kept = app
         .anonymous
         .get(app.url("/health"))
@@ -319,10 +333,10 @@ async fn sign_in_attempts_are_limited_per_address() {
         statuses.push(status);
     }
     assert_eq!(statuses, [401, 401, 401, 429, 429]);
-    // Guessing tokens counts against the same limit.
+    // An expired or wrong token is a 401 (so a client knows to refresh), never a 429.
     let (status, _) =
         send_json(client_with("not-a-real-token").get(app.url("/api/v1/traces"))).await;
-    assert_eq!(status, 429);
+    assert_eq!(status, 401);
     // A signed-in client is not an address-limited sign-in.
     let (status, _) = app.get_json("/api/v1/traces").await;
     assert_eq!(status, 200);
@@ -353,7 +367,12 @@ async fn the_api_is_limited_per_user_and_ingestion_per_key() {
         }
         assert_eq!(header(&response, "ratelimit-limit"), Some("6"));
     }
-    assert!(refused_at.is_some(), "the API limit never applied");
+    // The helper's sign-in read `/api/v1/me` once: five more fit in the six.
+    assert_eq!(
+        refused_at,
+        Some(6),
+        "the API limit applied at the wrong request"
+    );
 
     // An API key has its own budget; the per-address upload limit does not apply to it.
     let (status, key) = send_json(
@@ -412,6 +431,34 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
         send(&app, "6.6.6.6, 198.51.100.2").await.unwrap().status(),
         429
     );
+    // Only the configured header is read: a client's own `Forwarded` or `X-Real-IP`, passed
+    // through by a proxy that appends to X-Forwarded-For, changes nothing.
+    let spoofed = app
+        .client
+        .post(app.url("/api/v1/traces"))
+        .header("x-forwarded-for", "198.51.100.2")
+        .header("forwarded", "for=1.2.3.4")
+        .header("x-real-ip", "5.6.7.8")
+        .json(&trace_doc("spoof"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), 429);
+}
+
+#[tokio::test]
+async fn a_signed_in_upload_with_a_stray_api_key_header_is_still_limited_per_address() {
+    let app = spawn_app_with_config(|c| limits(c, |r| r.upload = rule(1, 60))).await;
+    let send = || {
+        app.client
+            .post(app.url("/api/v1/traces"))
+            .header("x-api-key", "atk_not-the-credential-used")
+            .json(&trace_doc("stray key"))
+            .send()
+    };
+    // Authenticated by the bearer token (which wins over x-api-key), so limited as an upload.
+    assert_eq!(send().await.unwrap().status(), 201);
+    assert_eq!(send().await.unwrap().status(), 429);
 }
 
 #[tokio::test]
@@ -463,6 +510,18 @@ async fn a_client_that_trickles_its_headers_is_cut_off() {
 }
 
 #[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed() {
+    let app = spawn_app_with_config(|c| c.http.header_read_timeout = Duration::from_secs(1)).await;
+    let mut idle = TcpStream::connect(app.addr).await.unwrap();
+    let answer = read_until_closed(&mut idle, Duration::from_secs(15)).await;
+    assert_eq!(
+        answer.as_deref(),
+        Some(&b""[..]),
+        "the idle connection stayed open"
+    );
+}
+
+#[tokio::test]
 async fn oversized_or_too_many_headers_get_431() {
     let app = spawn_app_with_config(|c| {
         c.http.max_header_bytes = 16 * 1024;
@@ -492,7 +551,11 @@ async fn oversized_or_too_many_headers_get_431() {
     for n in 0..60 {
         many = many.header(format!("x-h{n}"), "1");
     }
-    assert_eq!(many.send().await.unwrap().status(), 431);
+    let many = many.send().await.unwrap();
+    assert_eq!(many.status(), 431);
+    assert_security_headers(&many, "431 for header lines");
+    let problem: Value = many.json().await.unwrap();
+    assert_eq!(problem["limit"], 50);
     let fine = app
         .anonymous
         .get(app.url("/health"))
@@ -551,7 +614,11 @@ async fn beyond_the_concurrency_limit_requests_are_shed_with_503() {
 
 #[tokio::test]
 async fn readiness_names_each_component_and_the_one_that_failed() {
-    let app = spawn_app_with_config(|c| limits(c, |_| {})).await;
+    let app = spawn_app_with_config(|c| {
+        limits(c, |_| {});
+        c.auth.jwt_secret = Some(STRONG_SECRET.to_owned());
+    })
+    .await;
     let (status, body) = get_json_with(&app.anonymous, &app.url("/health/ready")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ok");
@@ -696,6 +763,28 @@ async fn production_refuses_each_unsafe_setting_with_its_fix() {
     let text = refusal(|c| c.data_dir = open_dir.clone()).await;
     assert!(
         text.contains(&format!("chmod 700 {}", open_dir.display())),
+        "{text}"
+    );
+
+    // A secret file others can read.
+    let private = temp.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let secret_file = private.join("jwt-secret");
+    std::fs::write(&secret_file, STRONG_SECRET).unwrap();
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let text = refusal(|c| c.data_dir = private.clone()).await;
+    assert!(
+        text.contains(&format!("chmod 600 {}", secret_file.display())),
+        "{text}"
+    );
+
+    let text = refusal(|c| {
+        c.trusted_proxies = agenttrace_server::client_ip::parse_cidr_list("0.0.0.0/0").unwrap();
+    })
+    .await;
+    assert!(
+        text.contains("TRUSTED_PROXIES") && text.contains("every address"),
         "{text}"
     );
 
