@@ -67,7 +67,6 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = usize::try_from(state.limits.max_body_bytes).unwrap_or(usize::MAX);
     Router::new()
-        .route("/", get(meta::index))
         .route("/health", get(meta::health))
         .route("/health/ready", get(crate::health::ready))
         .route("/metrics", get(crate::metrics::handler))
@@ -79,10 +78,16 @@ pub fn router(state: AppState) -> Router {
             get(traces::get).delete(traces::delete),
         )
         .route("/api/v1/traces/{id}/steps/{step_id}", get(traces::get_step))
+        .route("/api/v1/traces/{id}/search", get(traces::search_steps))
         .route("/api/v1/traces/{id}/export", get(traces::export))
         .route("/api/v1/traces/{id}/share", post(shares::create))
         .route("/api/v1/traces/{id}/share/{token}", delete(shares::revoke))
         .route("/api/v1/share/{token}", get(shares::view))
+        .route(
+            "/api/v1/share/{token}/steps/{step_id}",
+            get(shares::view_step),
+        )
+        .route("/api/v1/share/{token}/search", get(shares::search_steps))
         .route("/api/v1/auth/register", post(auth::register))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
@@ -114,6 +119,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/projects/{id}/api-keys/{key_id}",
             delete(projects::revoke_key),
         )
+        .merge(crate::ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())

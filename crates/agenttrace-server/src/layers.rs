@@ -61,10 +61,17 @@ impl SecurityHeaders {
     }
 
     fn apply(&self, headers: &mut HeaderMap) {
-        let fixed: [(HeaderName, &'static str); 5] = [
+        // A page may ask for a stricter referrer policy (the shared view, whose URL holds its
+        // token); every other header is the same everywhere.
+        if !headers.contains_key(header::REFERRER_POLICY) {
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("strict-origin-when-cross-origin"),
+            );
+        }
+        let fixed: [(HeaderName, &'static str); 4] = [
             (header::X_FRAME_OPTIONS, "DENY"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
             (
                 HeaderName::from_static("permissions-policy"),
                 "camera=(), microphone=(), geolocation=()",
@@ -357,6 +364,8 @@ fn address_class(method: &Method, path: &str, headers: &HeaderMap) -> Option<Lim
                 | "/api/v1/auth/register"
                 | "/api/v1/auth/session"
                 | "/api/v1/auth/password"
+                | "/login"
+                | "/register"
         )
     {
         return Some(LimitClass::Auth);
@@ -367,9 +376,13 @@ fn address_class(method: &Method, path: &str, headers: &HeaderMap) -> Option<Lim
     {
         return Some(LimitClass::Upload);
     }
-    if (path.starts_with("/api/v1/share/") || path.starts_with("/share/"))
-        && matches!(*method, Method::GET | Method::HEAD)
-    {
+    // Opening a share link (the page or its trace); the step and search calls the page then
+    // makes need the same token and are not counted, so reading a run step by step is not cut.
+    let share_view = path
+        .strip_prefix("/api/v1/share/")
+        .or_else(|| path.strip_prefix("/share/"))
+        .is_some_and(|token| !token.is_empty() && !token.contains('/'));
+    if share_view && matches!(*method, Method::GET | Method::HEAD) {
         return Some(LimitClass::Share);
     }
     None

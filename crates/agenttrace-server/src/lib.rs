@@ -22,6 +22,7 @@ pub mod problem;
 pub mod production;
 pub mod security;
 pub mod serve;
+pub mod ui;
 
 pub use app::{AppState, router};
 pub use config::Config;

@@ -8,7 +8,7 @@
 
 use crate::app::AppState;
 use crate::auth::jwt::TokenPurpose;
-use crate::auth::tokens::{hash_token, tokens_equal};
+use crate::auth::tokens::{csrf_for_session, hash_token, tokens_equal};
 use crate::layers::{ClientAddr, RateLimitSlot, too_many_requests};
 use crate::problem::Problem;
 use crate::security::rate_limit::LimitClass;
@@ -373,6 +373,40 @@ async fn session_cookie(
             family_id: session.family_id,
         },
     })
+}
+
+/// The signed-in browser user of a page request, with the session's CSRF token; `None` when
+/// the request has no live session cookie (the page then asks to sign in).
+pub(crate) async fn browser_user(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(Principal, String)>, Problem> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let now = state.clock.now_us();
+    let Some(session) = state
+        .store
+        .session_by_token_hash(&hash_token(&token))
+        .await?
+        .filter(|s| s.kind == SessionKind::Web)
+        .filter(|s| {
+            s.revoked_at_us.is_none() && s.rotated_at_us.is_none() && s.expires_at_us > now
+        })
+    else {
+        return Ok(None);
+    };
+    let Ok(user) = live_user(state, &session.user_id).await else {
+        return Ok(None);
+    };
+    let principal = Principal::User {
+        user,
+        via: Via::Cookie {
+            family_id: session.family_id,
+        },
+    };
+    tracing::Span::current().record("principal", principal.actor().as_str());
+    Ok(Some((principal, csrf_for_session(&token))))
 }
 
 fn is_state_changing(method: &Method) -> bool {

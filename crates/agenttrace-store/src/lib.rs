@@ -12,7 +12,7 @@ pub mod sqlite;
 mod sqlite_accounts;
 mod sqlite_search;
 
-use agenttrace_core::{Status, Step, Trace, TraceStats};
+use agenttrace_core::{Status, Step, StepKind, Trace, TraceStats};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -53,6 +53,8 @@ pub struct TraceFilter {
     /// Only traces of these projects; `None` for all (used by admin tools, never by the API).
     pub project_ids: Option<Vec<String>>,
     pub status: Option<Status>,
+    /// Only traces carrying this tag.
+    pub tag: Option<String>,
     /// Words that must all occur (as word prefixes) in the trace's name or step text.
     pub query: Option<String>,
     pub since_us: Option<i64>,
@@ -95,6 +97,24 @@ pub enum StoreError {
     DataDir { path: String, reason: String },
 }
 
+/// A step without its payloads: what the trace page's tree and timeline need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutline {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub seq: u32,
+    pub kind: StepKind,
+    pub name: String,
+    pub start_us: Option<i64>,
+    pub end_us: Option<i64>,
+    pub duration_us: Option<i64>,
+    pub status: Status,
+    pub has_error: bool,
+    pub model: Option<String>,
+    pub total_tokens: Option<u64>,
+    pub cost: Option<f64>,
+}
+
 /// The connection pool's state, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStatus {
@@ -120,6 +140,16 @@ pub trait TraceStore: Send + Sync {
     /// The steps of a trace in document order.
     async fn get_steps(&self, trace_id: &str) -> Result<Vec<Step>, StoreError>;
     async fn get_step(&self, trace_id: &str, step_id: &str) -> Result<Option<Step>, StoreError>;
+    /// The steps of a trace without their inputs, outputs and metadata, in document order.
+    async fn get_outline(&self, trace_id: &str) -> Result<Vec<StepOutline>, StoreError>;
+    /// The ids of a trace's steps whose name, input, output, error or metadata contain `text`
+    /// (ASCII case-insensitive), in document order, at most `limit`.
+    async fn search_steps(
+        &self,
+        trace_id: &str,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
     /// Deletes a trace with its steps; `false` when there was none.
     async fn delete_trace(&self, id: &str) -> Result<bool, StoreError>;
     /// Counts traces and steps (for checks after import or migration).

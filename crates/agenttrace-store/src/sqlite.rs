@@ -5,7 +5,8 @@
 use crate::search_text::query_terms;
 use crate::sqlite_search::SearchIndexer;
 use crate::{
-    Cursor, NewTrace, PoolStatus, StoreError, TraceFilter, TracePage, TraceRecord, TraceStore,
+    Cursor, NewTrace, PoolStatus, StepOutline, StoreError, TraceFilter, TracePage, TraceRecord,
+    TraceStore,
 };
 use agenttrace_core::timefmt::now_us;
 use agenttrace_core::{Status, Step, StepError, StepKind, Trace, TraceStats, Usage};
@@ -330,6 +331,12 @@ impl TraceStore for SqliteStore {
         if let Some(status) = filter.status {
             query.push(" AND status = ").push_bind(status.as_str());
         }
+        if let Some(tag) = &filter.tag {
+            query
+                .push(" AND EXISTS (SELECT 1 FROM json_each(traces.tags) WHERE json_each.value = ")
+                .push_bind(tag)
+                .push(")");
+        }
         if let Some(since) = filter.since_us {
             query.push(" AND created_at_us >= ").push_bind(since);
         }
@@ -389,6 +396,71 @@ impl TraceStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(step_from_row).transpose()
+    }
+
+    async fn get_outline(&self, trace_id: &str) -> Result<Vec<StepOutline>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, step_id, parent_id, kind, name, start_us, end_us, duration_us, status, \
+             error IS NOT NULL AS has_error, model, total_tokens, cost \
+             FROM steps WHERE trace_id = ? ORDER BY seq",
+        )
+        .bind(trace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                let status: String = row.try_get("status")?;
+                Ok(StepOutline {
+                    id: row.try_get("step_id")?,
+                    parent_id: row.try_get("parent_id")?,
+                    seq: u32::try_from(row.try_get::<i64, _>("seq")?).unwrap_or(0),
+                    kind: parse_enum::<StepKind>(&kind, "kind")?,
+                    name: row.try_get("name")?,
+                    start_us: row.try_get("start_us")?,
+                    end_us: row.try_get("end_us")?,
+                    duration_us: row.try_get("duration_us")?,
+                    status: parse_enum::<Status>(&status, "status")?,
+                    has_error: row.try_get("has_error")?,
+                    model: row.try_get("model")?,
+                    total_tokens: to_u64(row.try_get("total_tokens")?),
+                    cost: row.try_get("cost")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn search_steps(
+        &self,
+        trace_id: &str,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        // LIKE with the wildcards of the text escaped: the text is matched as it is.
+        let escaped: String = text
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        let ids = sqlx::query_scalar(
+            "SELECT step_id FROM steps WHERE trace_id = ?1 AND (\
+             name LIKE ?2 ESCAPE '\\' OR input LIKE ?2 ESCAPE '\\' OR \
+             output LIKE ?2 ESCAPE '\\' OR error LIKE ?2 ESCAPE '\\' OR \
+             metadata LIKE ?2 ESCAPE '\\') ORDER BY seq LIMIT ?3",
+        )
+        .bind(trace_id)
+        .bind(pattern)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
     }
 
     async fn delete_trace(&self, id: &str) -> Result<bool, StoreError> {

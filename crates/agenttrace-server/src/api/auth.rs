@@ -4,7 +4,7 @@
 use crate::app::AppState;
 use crate::auth::jwt::TokenPurpose;
 use crate::auth::password::{check_password_policy, hash_password, verify_password};
-use crate::auth::tokens::{hash_token, new_csrf_token, new_refresh_token};
+use crate::auth::tokens::{csrf_for_session, hash_token, new_refresh_token};
 use crate::principal::{ClientIp, MaybePrincipal, Principal, SESSION_COOKIE, Via};
 use crate::problem::Problem;
 use agenttrace_store::{CreatedUser, NewUser, Session, SessionKind, User, new_id};
@@ -292,7 +292,7 @@ impl LoginThrottle {
 }
 
 /// Checks credentials with the same work for every outcome; updates failure counts and locks.
-async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     body: &Credentials,
     ip: Option<IpAddr>,
@@ -665,8 +665,20 @@ fn session_cookie_header(state: &AppState, token: &str) -> Result<HeaderValue, P
     HeaderValue::from_str(&value).map_err(|e| Problem::internal(&e))
 }
 
-fn clear_cookie() -> HeaderValue {
+pub(crate) fn clear_cookie() -> HeaderValue {
     HeaderValue::from_static("agenttrace_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// Starts a browser session for `user`: returns its `Set-Cookie` value and its CSRF token.
+pub(crate) async fn start_web_session(
+    state: &AppState,
+    user: &User,
+) -> Result<(HeaderValue, String), Problem> {
+    let token = new_refresh_token();
+    let csrf = csrf_for_session(&token);
+    let session = new_session(state, user, SessionKind::Web, new_id(), &token, Some(&csrf));
+    state.store.insert_session(&session).await?;
+    Ok((session_cookie_header(state, &token)?, csrf))
 }
 
 /// Sign in a browser: sets an `HttpOnly`, `SameSite=Strict` session cookie and returns the CSRF
@@ -682,25 +694,13 @@ pub async fn create_session(
     Json(body): Json<Credentials>,
 ) -> Result<Response, Problem> {
     let user = authenticate(&state, &body, ip).await?;
-    let token = new_refresh_token();
-    let csrf = new_csrf_token();
-    let session = new_session(
-        &state,
-        &user,
-        SessionKind::Web,
-        new_id(),
-        &token,
-        Some(&csrf),
-    );
-    state.store.insert_session(&session).await?;
+    let (cookie, csrf) = start_web_session(&state, &user).await?;
     let mut response = Json(WebSession {
         csrf_token: csrf,
         expires_in: state.auth.refresh_ttl.as_secs(),
     })
     .into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session_cookie_header(&state, &token)?);
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 

@@ -4,7 +4,7 @@ use crate::api::dto::Health;
 use crate::api::openapi::openapi_json;
 use axum::Json;
 use axum::http::{HeaderValue, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 /// The JSON Schema of the native trace format (also in `docs/trace.schema.json`).
 pub const TRACE_SCHEMA: &str = include_str!("../../../../docs/trace.schema.json");
@@ -45,9 +45,4 @@ fn json_text(body: String, content_type: &'static str) -> Response {
         body,
     )
         .into_response()
-}
-
-/// A start page until the web UI lands: how to send a trace and where the API is.
-pub async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
 }

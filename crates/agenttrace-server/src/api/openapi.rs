@@ -18,6 +18,7 @@ use utoipa::OpenApi;
         traces::list,
         traces::get,
         traces::get_step,
+        traces::search_steps,
         traces::export,
         traces::delete,
         meta::health,
@@ -26,6 +27,8 @@ use utoipa::OpenApi;
         shares::create,
         shares::revoke,
         shares::view,
+        shares::view_step,
+        shares::search_steps,
         auth::register,
         auth::login,
         auth::refresh,
@@ -76,6 +79,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/refresh"),
     ("post", "/api/v1/auth/session"),
     ("get", "/api/v1/share/{token}"),
+    ("get", "/api/v1/share/{token}/steps/{step_id}"),
+    ("get", "/api/v1/share/{token}/search"),
 ];
 
 /// Declares the bearer scheme (an access token or an API key), marks the public operations as

@@ -2,8 +2,8 @@
 //! revoked. The shared view carries the trace and nothing else of the instance: no project, no
 //! emails, no other traces.
 
-use crate::api::dto::TraceDetail;
-use crate::api::traces::trace_detail;
+use crate::api::dto::{StepDto, TraceDetail};
+use crate::api::traces::{StepMatches, StepSearch, search_in_trace, trace_detail};
 use crate::app::AppState;
 use crate::auth::tokens::{hash_token, new_share_token};
 use crate::principal::{Principal, deny_unless};
@@ -11,7 +11,8 @@ use crate::problem::Problem;
 use agenttrace_core::timefmt::format_us;
 use agenttrace_store::{Share, new_id};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -123,6 +124,59 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The trace id a live share token opens, or 404.
+pub(crate) async fn shared_trace_id(state: &AppState, token: &str) -> Result<String, Problem> {
+    let gone = || Problem::not_found("share link");
+    let share = state
+        .store
+        .share_by_token_hash(&hash_token(token))
+        .await?
+        .ok_or_else(gone)?;
+    let now = state.clock.now_us();
+    if share.revoked_at_us.is_some() || share.expires_at_us.is_some_and(|t| t <= now) {
+        return Err(gone());
+    }
+    Ok(share.trace_id)
+}
+
+/// One step of a shared trace.
+#[utoipa::path(get, path = "/api/v1/share/{token}/steps/{step_id}", tag = "shares",
+    params(("token" = String, Path, description = "The link's token"),
+           ("step_id" = String, Path, description = "Step id")),
+    responses(
+        (status = 200, description = "The step", body = StepDto),
+        (status = 404, description = "No such link or step", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn view_step(
+    State(state): State<AppState>,
+    Path((token, step_id)): Path<(String, String)>,
+) -> Result<Json<StepDto>, Problem> {
+    let trace_id = shared_trace_id(&state, &token).await?;
+    let step = state
+        .store
+        .get_step(&trace_id, &step_id)
+        .await?
+        .ok_or_else(|| Problem::not_found("step"))?;
+    Ok(Json(StepDto::from(step)))
+}
+
+/// Find the steps of a shared trace that contain a text.
+#[utoipa::path(get, path = "/api/v1/share/{token}/search", tag = "shares",
+    params(("token" = String, Path, description = "The link's token"), StepSearch),
+    responses(
+        (status = 200, description = "The matching steps", body = StepMatches),
+        (status = 404, description = "No such link", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn search_steps(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    params: Result<Query<StepSearch>, QueryRejection>,
+) -> Result<Json<StepMatches>, Problem> {
+    let Query(params) = params.map_err(|e| Problem::bad_parameter("q", e.body_text()))?;
+    let trace_id = shared_trace_id(&state, &token).await?;
+    Ok(Json(search_in_trace(&state, &trace_id, &params.q).await?))
+}
+
 /// The shared trace, read-only, for anyone with the link.
 #[utoipa::path(get, path = "/api/v1/share/{token}", tag = "shares",
     params(("token" = String, Path, description = "The link's token")),
@@ -134,21 +188,12 @@ pub async fn view(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Json<TraceDetail>, Problem> {
-    let gone = || Problem::not_found("share link");
-    let share = state
-        .store
-        .share_by_token_hash(&hash_token(&token))
-        .await?
-        .ok_or_else(gone)?;
-    let now = state.clock.now_us();
-    if share.revoked_at_us.is_some() || share.expires_at_us.is_some_and(|t| t <= now) {
-        return Err(gone());
-    }
+    let trace_id = shared_trace_id(&state, &token).await?;
     let record = state
         .store
-        .get_trace(&share.trace_id)
+        .get_trace(&trace_id)
         .await?
-        .ok_or_else(gone)?;
-    let steps = state.store.get_steps(&share.trace_id).await?;
+        .ok_or_else(|| Problem::not_found("share link"))?;
+    let steps = state.store.get_steps(&trace_id).await?;
     Ok(Json(trace_detail(record, steps)))
 }

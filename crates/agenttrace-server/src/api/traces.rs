@@ -388,11 +388,13 @@ pub struct ListParams {
     /// Received at or before (RFC 3339 or Unix seconds/milliseconds).
     until: Option<String>,
     /// Only this project's traces (default: every project you can read).
-    project_id: Option<String>,
+    pub project_id: Option<String>,
+    /// Only traces carrying this tag.
+    tag: Option<String>,
 }
 
 impl ListParams {
-    fn into_filter(self) -> Result<TraceFilter, Problem> {
+    pub(crate) fn into_filter(self) -> Result<TraceFilter, Problem> {
         let limit = match self.limit.as_deref() {
             None | Some("") => DEFAULT_PAGE,
             Some(text) => match text.parse::<u32>() {
@@ -437,6 +439,7 @@ impl ListParams {
         Ok(TraceFilter {
             project_ids: None,
             status,
+            tag: self.tag.filter(|t| !t.trim().is_empty()),
             query,
             since_us: time("since", self.since)?,
             until_us: time("until", self.until)?,
@@ -485,7 +488,7 @@ pub async fn list(
 
 /// A trace the caller may read: 404 when it does not exist or belongs to a project the caller
 /// has nothing to do with, 403 for an ingest key of its own project.
-async fn find_trace(
+pub(crate) async fn find_trace(
     state: &AppState,
     principal: &Principal,
     id: &str,
@@ -573,6 +576,62 @@ pub async fn get_step(
         .await?
         .ok_or_else(|| Problem::not_found("step"))?;
     Ok(Json(StepDto::from(step)))
+}
+
+/// What an in-trace search asks for.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StepSearch {
+    /// Text to find in step names, inputs, outputs, errors and metadata (case-insensitive).
+    pub q: String,
+}
+
+/// The steps of one trace that contain a text.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StepMatches {
+    /// Matching step ids in document order (at most 10,000).
+    pub step_ids: Vec<String>,
+}
+
+/// The most step ids an in-trace search returns.
+pub const MAX_STEP_MATCHES: u32 = 10_000;
+
+/// Checks an in-trace search and runs it.
+pub(crate) async fn search_in_trace(
+    state: &AppState,
+    trace_id: &str,
+    q: &str,
+) -> Result<StepMatches, Problem> {
+    if q.len() > 1000 {
+        return Err(Problem::bad_parameter("q", "`q` is longer than 1000 bytes"));
+    }
+    let step_ids = state
+        .store
+        .search_steps(trace_id, q, MAX_STEP_MATCHES)
+        .await?;
+    Ok(StepMatches { step_ids })
+}
+
+/// Find the steps of a trace that contain a text.
+#[utoipa::path(
+    get,
+    path = "/api/v1/traces/{id}/search",
+    tag = "traces",
+    params(("id" = String, Path, description = "Trace id"), StepSearch),
+    responses(
+        (status = 200, description = "The matching steps", body = StepMatches),
+        (status = 404, description = "No such trace", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn search_steps(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    params: Result<Query<StepSearch>, QueryRejection>,
+) -> Result<Json<StepMatches>, Problem> {
+    let Query(params) = params.map_err(|e| Problem::bad_parameter("q", e.body_text()))?;
+    find_trace(&state, &principal, &id).await?;
+    Ok(Json(search_in_trace(&state, &id, &params.q).await?))
 }
 
 /// Download a trace in the native format; uploading the file again gives the same trace.

@@ -68,6 +68,13 @@ pub fn new_csrf_token() -> String {
     random_urlsafe(TOKEN_BYTES)
 }
 
+/// The CSRF token of a browser session, derived from its (secret, HttpOnly) cookie token, so a
+/// page can carry it without the server keeping it: whoever can compute it already holds the
+/// session. Distinct from the token's stored hash, so a database copy does not reveal it.
+pub fn csrf_for_session(session_token: &str) -> String {
+    hash_token(&format!("agenttrace-csrf:{session_token}"))
+}
+
 /// A random identifier (32 lowercase hex characters) for rows that want one without a
 /// database round trip, such as JWT ids and refresh-token families.
 pub fn new_id() -> String {
