@@ -195,13 +195,16 @@ async fn refuse_unknown_encoding(request: Request, next: Next) -> Response {
 /// rejection, a layer's empty 408 or 415) into one, keeping its status and its text.
 async fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
-    // A problem document, or a deliberate JSON report (readiness), stays as it is.
+    // A problem document, a deliberate JSON report (readiness) or a page (the web UI's error
+    // pages) stays as it is.
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| {
-            v.as_bytes().starts_with(problem::CONTENT_TYPE.as_bytes())
-                || v.as_bytes().starts_with(b"application/json")
+            let v = v.as_bytes();
+            v.starts_with(problem::CONTENT_TYPE.as_bytes())
+                || v.starts_with(b"application/json")
+                || v.starts_with(b"text/html")
         });
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;

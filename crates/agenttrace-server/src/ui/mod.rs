@@ -8,6 +8,7 @@
 
 pub mod format;
 mod pages;
+mod settings;
 mod statics;
 
 use crate::app::AppState;
@@ -26,5 +27,6 @@ pub fn routes() -> Router<AppState> {
         .route("/upload", get(pages::upload))
         .route("/traces/{id}", get(pages::trace))
         .route("/share/{token}", get(pages::shared))
+        .route("/settings", get(settings::page))
         .route("/static/{file}", get(statics::serve))
 }

@@ -40,6 +40,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/upload.js"),
     ),
     (
+        "settings.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/settings.js"),
+    ),
+    (
         "common.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/common.js"),

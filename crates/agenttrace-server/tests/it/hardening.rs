@@ -64,7 +64,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
     let app = spawn_app().await;
     let id = app.upload_id(&trace_doc("headers")).await;
     let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
-        ("start page", app.anonymous.get(app.url("/")), 200),
+        ("sign-in page", app.anonymous.get(app.url("/login")), 200),
         (
             "API answer",
             app.client.get(app.url(&format!("/api/v1/traces/{id}"))),
@@ -113,7 +113,7 @@ async fn csp_policy_replaces_the_built_in_policy() {
         c.csp_policy = Some("default-src 'none'; frame-ancestors 'none'".to_owned());
     })
     .await;
-    let response = app.anonymous.get(app.url("/")).send().await.unwrap();
+    let response = app.anonymous.get(app.url("/login")).send().await.unwrap();
     assert_eq!(
         header(&response, "content-security-policy"),
         Some("default-src 'none'; frame-ancestors 'none'")

@@ -11,3 +11,4 @@ mod list;
 mod meta;
 mod redaction;
 mod rejections;
+mod ui;

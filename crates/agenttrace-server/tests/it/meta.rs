@@ -147,15 +147,6 @@ async fn unknown_paths_and_methods_are_problems() {
 }
 
 #[tokio::test]
-async fn the_start_page_shows_how_to_send_a_trace() {
-    let app = spawn_app().await;
-    let response = app.client.get(app.url("/")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
-    assert!(text.contains("/api/v1/traces"));
-}
-
-#[tokio::test]
 async fn the_openapi_document_says_which_operations_need_credentials() {
     let app = spawn_app().await;
     let (_, doc) = app.get_json("/api/openapi.json").await;
