@@ -634,6 +634,7 @@ function init(page) {
   let errorsOnly = false;
   let filterOn = false;
   let query = '';
+  let qNorm = '';
   let hitList = null; // search hits in preorder, lazily computed
   let hitTotal = 0;
   let sel = -1;
@@ -786,11 +787,18 @@ function init(page) {
     }
     rulerLane.replaceChildren(...ticks);
     // Faint grid lines in the rows, one per tick.
-    const tickPct = (step / axisTotal) * 100;
-    rowsEl.style.setProperty('--tick-w', tickPct + '%');
-    rowsEl.style.setProperty('--tick-x', ((first - lo) / axisTotal) * 100 + '%');
-    // Keep the ruler's lane aligned with the rows' lane when the list shows a scrollbar.
-    rulerEl.style.setProperty('--sbw', rowsEl.offsetWidth - rowsEl.clientWidth + 'px');
+    rowsEl.style.setProperty('--tick-w', (step / axisTotal) * laneW + 'px');
+    rowsEl.style.setProperty('--tick-x', ((first - lo) / axisTotal) * laneW + 'px');
+  }
+
+  // Keep the ruler's lane aligned with the rows' lane when the list shows a scrollbar.
+  let lastSbw = -1;
+  function syncScrollbar() {
+    const sbw = rowsEl.offsetWidth - rowsEl.clientWidth;
+    if (sbw === lastSbw) return;
+    lastSbw = sbw;
+    rulerEl.style.setProperty('--sbw', sbw + 'px');
+    drawRuler();
   }
 
   /* ---------------- filters, visibility */
@@ -882,11 +890,11 @@ function init(page) {
 
   function fillName(nmEl, i) {
     const name = names[i] || '(unnamed)';
-    if (query && hit[i] && lowerNames) {
-      const at = lowerNames[i].indexOf(query.toLowerCase());
+    if (qNorm && hit[i] && lowerNames) {
+      const at = lowerNames[i].indexOf(qNorm);
       if (at >= 0) {
-        const mark = el('mark', null, name.slice(at, at + query.length));
-        nmEl.replaceChildren(name.slice(0, at), mark, name.slice(at + query.length));
+        const mark = el('mark', null, name.slice(at, at + qNorm.length));
+        nmEl.replaceChildren(name.slice(0, at), mark, name.slice(at + qNorm.length));
         return;
       }
     }
@@ -990,6 +998,7 @@ function init(page) {
   /** After any change to collapse state or filters. */
   function rebuild() {
     computeVisible();
+    syncScrollbar();
     hitList = null;
     render(true);
     updateSearchCount();
@@ -1144,6 +1153,7 @@ function init(page) {
 
   function setQuery(q) {
     query = q.trim() ? q : '';
+    qNorm = query.trim().toLowerCase();
     hit.fill(0);
     hitList = null;
     serverNote = '';
@@ -1151,9 +1161,8 @@ function init(page) {
     if (searchCtl) searchCtl.abort();
     if (query) {
       if (!lowerNames) lowerNames = names.map((s) => s.toLowerCase());
-      const ql = query.trim().toLowerCase();
       for (let i = 0; i < n; i++) {
-        if (lowerNames[i].includes(ql) || (models[i] && models[i].toLowerCase().includes(ql))) hit[i] = 1;
+        if (lowerNames[i].includes(qNorm) || (models[i] && models[i].toLowerCase().includes(qNorm))) hit[i] = 1;
       }
       const mySeq = ++searchSeq;
       searchTimer = setTimeout(() => serverSearch(query.trim(), mySeq), SEARCH_DEBOUNCE);
@@ -1275,6 +1284,7 @@ function init(page) {
   let detailSeq = 0;
   let detailCtl = null;
   let detailTimer = 0;
+  let pendingLoad = null;
 
   async function problemDetail(r) {
     let msg = '';
@@ -1300,6 +1310,7 @@ function init(page) {
     detailEl.scrollTop = 0;
     detailEl.dataset.stepId = id;
     clearTimeout(detailTimer);
+    pendingLoad = null;
     if (detailCtl) detailCtl.abort();
     const mySeq = ++detailSeq;
     const cached = cache.get(id);
@@ -1309,9 +1320,15 @@ function init(page) {
     }
     body.append(skeleton());
     detailEl.setAttribute('aria-busy', 'true');
-    const go = () => loadDetail(i, body, mySeq);
+    const go = () => {
+      pendingLoad = null;
+      loadDetail(i, body, mySeq);
+    };
     if (immediate) go();
-    else detailTimer = setTimeout(go, DETAIL_DEBOUNCE);
+    else {
+      pendingLoad = go;
+      detailTimer = setTimeout(go, DETAIL_DEBOUNCE);
+    }
   }
 
   async function loadDetail(i, body, mySeq) {
@@ -1503,8 +1520,9 @@ function init(page) {
     if (d.error != null && d.error !== '') parts.push(errorSection(d.error));
     else if (statusOf(i, d) === 'error') {
       const note = el('section', 'dsec detail-error');
-      note.append(el('div', 'dsec-head'), el('p', 'none', 'This step failed without an error message.'));
-      note.firstChild.append(el('h3', null, 'Error'));
+      const head = el('div', 'dsec-head');
+      head.append(el('h3', null, 'Error'));
+      note.append(head, el('p', 'none', 'This step failed without an error message.'));
       parts.push(note);
     }
     parts.push(section('Input', 'detail-input', d.input));
@@ -1594,8 +1612,11 @@ function init(page) {
         break;
       case 'Enter':
         if (sel < 0) moveBy(1);
-        else if (detailEl.getAttribute('aria-busy') === 'true' || detailEl.dataset.stepId !== ids[sel]) showDetail(sel, true);
-        else select(sel, { force: true });
+        else if (detailEl.dataset.stepId !== ids[sel]) showDetail(sel, true);
+        else if (pendingLoad) {
+          clearTimeout(detailTimer);
+          pendingLoad();
+        }
         break;
       case ' ':
         if (sel >= 0 && hasKids(sel)) toggle(sel);
@@ -1717,12 +1738,14 @@ function init(page) {
   const onResize = () => {
     fitHeight();
     applySplit();
+    syncScrollbar();
     drawRuler();
     queueRender();
   };
   window.addEventListener('resize', onResize);
   if (typeof ResizeObserver === 'function') {
     const ro = new ResizeObserver(() => {
+      syncScrollbar();
       drawRuler();
       queueRender();
     });
@@ -1738,6 +1761,7 @@ function init(page) {
   syncFilterButtons();
   computeVisible();
   if (query) setQuery(query);
+  syncScrollbar();
   drawRuler();
   let initial = stepParam != null ? idIndex.get(stepParam) : undefined;
   if (initial !== undefined) {
