@@ -58,7 +58,9 @@ function agentRun(name, extraOutput = '') {
 const problems = [];
 function watch(page, label) {
   page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`${label}: console error: ${message.text()}`);
+    // The refused paste below is answered 422 on purpose; the browser logs every failed fetch.
+    const expected = message.text().includes('status of 422');
+    if (message.type() === 'error' && !expected) problems.push(`${label}: console error: ${message.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`${label}: page error: ${error.message}`));
   page.on('dialog', async (dialog) => {
@@ -170,7 +172,7 @@ try {
     await page.waitForSelector('#detail .detail-output');
     const output = await page.locator('#detail .detail-output').textContent();
     assert.ok(!output.includes('ghp_Q1w2'), 'the secret never reached the page');
-    assert.ok(output.includes('REDACTED'), output);
+    assert.match(output, /redacted/i, output);
   });
 
   await step('keyboard: j/k move between steps', async () => {

@@ -20,7 +20,7 @@ const KIND_ORDER = ['agent', 'chain', 'llm', 'tool', 'retrieval', 'embedding', '
   'observation', 'message', 'guardrail', 'handoff', 'error', 'custom'];
 const KIND_LABEL = {
   llm: 'LLM', tool: 'TOOL', agent: 'AGENT', chain: 'CHAIN', retrieval: 'RETR', embedding: 'EMBED',
-  thought: 'THINK', action: 'ACTION', observation: 'OBS', message: 'MSG', guardrail: 'GUARD',
+  thought: 'THOUGHT', action: 'ACTION', observation: 'OBS', message: 'MSG', guardrail: 'GUARD',
   handoff: 'HANDOFF', error: 'ERROR', custom: 'CUSTOM',
 };
 const F_ERROR = 1;
@@ -73,7 +73,7 @@ function fmtOffset(ms) {
 function fmtCost(c) {
   if (c == null || !Number.isFinite(c)) return '';
   if (c === 0) return '$0';
-  if (c < 0.0001) return '$' + c.toPrecision(2);
+  if (c < 0.0001) return '$' + c.toFixed(Math.min(12, 1 - Math.floor(Math.log10(c)))).replace(/0+$/, '');
   if (c < 1) return '$' + c.toFixed(4);
   return '$' + c.toFixed(2);
 }
@@ -638,6 +638,7 @@ function init(page) {
   let hitList = null; // search hits in preorder, lazily computed
   let hitTotal = 0;
   let sel = -1;
+  let pinned = -1; // a step shown despite the filters, because it was asked for (link, search, parent)
   let vis = new Int32Array(n);
   let visCount = 0;
   const visIdx = new Int32Array(n).fill(-1);
@@ -768,7 +769,7 @@ function init(page) {
   let lastLaneW = -1;
   function drawRuler() {
     const laneW = rulerLane.clientWidth;
-    if (laneW === lastLaneW) return;
+    if (laneW === lastLaneW || n === 0) return;
     lastLaneW = laneW;
     const target = Math.max(2, Math.min(10, Math.floor(laneW / 90)));
     let step = niceStep(axisTotal, target);
@@ -813,11 +814,17 @@ function init(page) {
       const i = order[p];
       if (keep[i] && parent[i] >= 0) keep[parent[i]] = 1;
     }
+    if (pinned >= 0) pin(pinned);
     // Open the way to every match: a filter is useless if its results sit in collapsed subtrees.
     for (let i = 0; i < n; i++) {
       if (!direct[i]) continue;
       for (let p = parent[i]; p >= 0 && collapsed[p]; p = parent[p]) collapsed[p] = 0;
     }
+  }
+
+  function pin(i) {
+    pinned = i;
+    for (let p = i; p >= 0 && !keep[p]; p = parent[p]) keep[p] = 1;
   }
 
   function computeVisible() {
@@ -876,7 +883,7 @@ function init(page) {
     emark.setAttribute('aria-label', 'error');
     const run = el('span', 'run-dot');
     run.setAttribute('aria-label', 'running');
-    name.append(tog, badge, nm, sub, more, emark, run);
+    name.append(tog, badge, nm, emark, run, more, sub);
     const lane = el('div', 'lane');
     const bar = el('span', 'bar');
     const durEl = el('span', 'dur');
@@ -904,7 +911,7 @@ function init(page) {
   function fill(row, i, vi) {
     const p = row._p;
     row._i = i;
-    row.id = 'r' + i;
+    row.id = 'step-row-' + i;
     row.dataset.stepId = ids[i];
     row.dataset.kind = kinds[i];
     row.setAttribute('aria-level', String(depth[i] + 1));
@@ -991,7 +998,7 @@ function init(page) {
         fill(row, i, vi);
       }
     }
-    if (sel >= 0 && rendered.has(sel)) rowsEl.setAttribute('aria-activedescendant', 'r' + sel);
+    if (sel >= 0 && rendered.has(sel)) rowsEl.setAttribute('aria-activedescendant', 'step-row-' + sel);
     else rowsEl.removeAttribute('aria-activedescendant');
   }
 
@@ -1036,15 +1043,13 @@ function init(page) {
   /* ---------------- selection */
   function select(i, opts = {}) {
     if (i < 0 || i >= n) return;
-    const changedTree = expandTo(i);
-    if (changedTree || (filterOn && !keep[i] && visIdx[i] < 0)) {
-      if (filterOn && !keep[i]) {
-        // The step is hidden by the filters; show it anyway rather than select something invisible.
-        kindSel.clear();
-        errorsOnly = false;
-        computeFilters();
-        syncFilterButtons();
-      }
+    let changed = expandTo(i);
+    if (filterOn && !keep[i]) {
+      // Hidden by the filters: keep them, but show this step (dimmed) rather than select something invisible.
+      pin(i);
+      changed = true;
+    }
+    if (changed) {
       computeVisible();
       hitList = null;
     }
@@ -1086,6 +1091,7 @@ function init(page) {
   }
 
   function applyFilters() {
+    pinned = -1;
     computeFilters();
     syncFilterButtons();
     computeVisible();
@@ -1685,7 +1691,7 @@ function init(page) {
     split = 0;
   }
   function applySplit() {
-    if (split > 0) {
+    if (split > 0 && !narrowMq.matches) {
       const w = bodyEl.clientWidth;
       const px = Math.max(320, Math.min(w - 300, split * w));
       paneEl.style.flexBasis = px + 'px';
