@@ -45,7 +45,7 @@ impl Layout {
         }
     }
 
-    fn for_user(page: &'static str, principal: &Principal, csrf: &str) -> Layout {
+    pub(super) fn for_user(page: &'static str, principal: &Principal, csrf: &str) -> Layout {
         Layout {
             version: asset_version(),
             page,
@@ -125,7 +125,7 @@ async fn to_sign_in(state: &AppState, uri: &Uri) -> Response {
 }
 
 /// The signed-in user, or the response that sends them to sign in.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,
