@@ -7,9 +7,11 @@
 
 pub mod accounts;
 mod cursor;
+pub mod dashboard;
 pub mod search_text;
 pub mod sqlite;
 mod sqlite_accounts;
+mod sqlite_dashboard;
 mod sqlite_search;
 
 use agenttrace_core::{Status, Step, StepKind, Trace, TraceStats};
@@ -22,6 +24,7 @@ pub use accounts::{
     SessionKind, Share, User, new_id,
 };
 pub use cursor::Cursor;
+pub use dashboard::{Bucket, Dashboard, ModelUsage, ToolUsage};
 pub use sqlite::SqliteStore;
 
 /// The project traces go to until accounts and projects exist.
@@ -150,6 +153,16 @@ pub trait TraceStore: Send + Sync {
         text: &str,
         limit: u32,
     ) -> Result<Vec<String>, StoreError>;
+    /// The dashboard's numbers over the traces of `project_ids` received at or after
+    /// `since_us`: per bucket of `bucket_us` microseconds (counted from `since_us`) the traces,
+    /// the traces with errors, the p50 and p95 duration, tokens and cost; and the most used
+    /// tools and models. No project, no numbers.
+    async fn dashboard(
+        &self,
+        project_ids: &[String],
+        since_us: i64,
+        bucket_us: i64,
+    ) -> Result<Dashboard, StoreError>;
     /// Deletes a trace with its steps; `false` when there was none.
     async fn delete_trace(&self, id: &str) -> Result<bool, StoreError>;
     /// Counts traces and steps (for checks after import or migration).

@@ -5,8 +5,8 @@
 use crate::search_text::query_terms;
 use crate::sqlite_search::SearchIndexer;
 use crate::{
-    Cursor, NewTrace, PoolStatus, StepOutline, StoreError, TraceFilter, TracePage, TraceRecord,
-    TraceStore,
+    Cursor, Dashboard, NewTrace, PoolStatus, StepOutline, StoreError, TraceFilter, TracePage,
+    TraceRecord, TraceStore,
 };
 use agenttrace_core::timefmt::now_us;
 use agenttrace_core::{Status, Step, StepError, StepKind, Trace, TraceStats, Usage};
@@ -461,6 +461,15 @@ impl TraceStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(ids)
+    }
+
+    async fn dashboard(
+        &self,
+        project_ids: &[String],
+        since_us: i64,
+        bucket_us: i64,
+    ) -> Result<Dashboard, StoreError> {
+        crate::sqlite_dashboard::dashboard(&self.pool, project_ids, since_us, bucket_us).await
     }
 
     async fn delete_trace(&self, id: &str) -> Result<bool, StoreError> {

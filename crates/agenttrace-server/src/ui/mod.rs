@@ -6,6 +6,8 @@
 //! sign-in page and back. The session's CSRF token is derived from its cookie, so each page can
 //! carry it (in `<meta name="csrf-token">`) for the scripts' API calls and the sign-out form.
 
+mod charts;
+mod dashboard;
 pub mod format;
 mod pages;
 mod settings;
@@ -26,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(pages::logout))
         .route("/upload", get(pages::upload))
         .route("/traces/{id}", get(pages::trace))
+        .route("/dashboard", get(dashboard::page))
         .route("/share/{token}", get(pages::shared))
         .route("/settings", get(settings::page))
         .route("/static/{file}", get(statics::serve))

@@ -15,6 +15,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/app.css"),
     ),
     (
+        "dashboard.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/dashboard.css"),
+    ),
+    (
         "trace.css",
         "text/css; charset=utf-8",
         include_bytes!("../../static/trace.css"),

@@ -4,6 +4,7 @@
 
 mod access;
 mod auth_flows;
+mod dashboard;
 mod hardening;
 mod helpers;
 mod ingest;
