@@ -537,8 +537,7 @@ function init(page) {
     const id = r[0] == null ? `#${i}` : String(r[0]);
     ids[i] = id;
     if (!idIndex.has(id)) idIndex.set(id, i);
-    let p = Number.isInteger(r[1]) ? r[1] : -1;
-    if (p < 0 || p >= i) p = -1; // parents come first; anything else is a root
+    const p = Number.isInteger(r[1]) && r[1] >= 0 && r[1] < n && r[1] !== i ? r[1] : -1;
     parent[i] = p;
     const k = typeof r[2] === 'string' && r[2] ? r[2].toLowerCase() : 'custom';
     kinds[i] = k;
@@ -551,30 +550,69 @@ function init(page) {
     models[i] = typeof r[7] === 'string' && r[7] ? r[7] : '';
     tokens[i] = num(r[8]);
     costs[i] = num(r[9]);
-    size[i] = 1;
-    if (p >= 0) {
-      depth[i] = depth[p] + 1;
-      posInSet[i] = ++childCount[p];
-    } else {
-      posInSet[i] = ++rootCount;
-    }
   }
-  for (let i = n - 1; i > 0; i--) if (parent[i] >= 0) size[parent[i]] += size[i];
   {
-    // Preorder positions in O(n): a child's slot follows its parent and earlier siblings.
-    const next = new Int32Array(n);
-    let rootSlot = 0;
+    // The tree in O(n). The contract sends parents before children, but nothing below relies on
+    // it: child lists keep document order, a preorder walk gives every subtree a contiguous range
+    // of positions (so collapsed subtrees are skipped in O(1)), and a step caught in a parent
+    // cycle becomes a root instead of hanging the page.
+    const firstChild = new Int32Array(n).fill(-1);
+    const lastChild = new Int32Array(n).fill(-1);
+    const nextSib = new Int32Array(n).fill(-1);
     for (let i = 0; i < n; i++) {
       const p = parent[i];
-      if (p < 0) {
-        pos[i] = rootSlot;
-        rootSlot += size[i];
-      } else {
-        pos[i] = next[p];
-        next[p] += size[i];
+      if (p < 0) continue;
+      if (lastChild[p] < 0) firstChild[p] = i;
+      else nextSib[lastChild[p]] = i;
+      lastChild[p] = i;
+    }
+    const seen = new Uint8Array(n);
+    let c = 0;
+    const walk = (r) => {
+      let v = r;
+      for (;;) {
+        seen[v] = 1;
+        pos[v] = c;
+        order[c++] = v;
+        let ch = firstChild[v];
+        while (ch >= 0 && seen[ch]) ch = nextSib[ch];
+        if (ch >= 0) {
+          v = ch;
+          continue;
+        }
+        for (;;) {
+          if (v === r) return;
+          let sib = nextSib[v];
+          while (sib >= 0 && seen[sib]) sib = nextSib[sib];
+          if (sib >= 0) {
+            v = sib;
+            break;
+          }
+          v = parent[v];
+        }
       }
-      next[i] = pos[i] + 1;
-      order[pos[i]] = i;
+    };
+    for (let i = 0; i < n; i++) if (parent[i] < 0) walk(i);
+    for (let i = 0; i < n && c < n; i++) {
+      if (!seen[i]) {
+        parent[i] = -1;
+        walk(i);
+      }
+    }
+    for (let q = 0; q < n; q++) {
+      const v = order[q];
+      const p = parent[v];
+      size[v] = 1;
+      if (p >= 0) {
+        depth[v] = Math.min(depth[p] + 1, 65535);
+        posInSet[v] = ++childCount[p];
+      } else {
+        posInSet[v] = ++rootCount;
+      }
+    }
+    for (let q = n - 1; q >= 0; q--) {
+      const v = order[q];
+      if (parent[v] >= 0) size[parent[v]] += size[v];
     }
   }
   const isErr = (i) => (flags[i] & F_ERROR) !== 0;
@@ -601,7 +639,8 @@ function init(page) {
   } else {
     const est = new Float64Array(n);
     t1 = Number.isFinite(num(data.duration_ms)) ? data.duration_ms : 0;
-    for (let i = 0; i < n; i++) {
+    for (let q = 0; q < n; q++) {
+      const i = order[q]; // parents first, so a missing start can borrow the parent's
       let s = start[i];
       if (Number.isNaN(s)) {
         s = parent[i] >= 0 ? est[parent[i]] : 0;
@@ -1064,8 +1103,11 @@ function init(page) {
 
   function moveBy(delta) {
     if (visCount === 0) return;
-    let vi = sel >= 0 ? visIdx[sel] : -1;
+    let from = sel;
+    while (from >= 0 && visIdx[from] < 0) from = parent[from]; // inside a collapsed subtree
+    let vi = from >= 0 ? visIdx[from] : -1;
     if (vi < 0) vi = delta > 0 ? -1 : visCount;
+    else if (from !== sel && delta < 0) vi += 1; // k lands on the collapsed ancestor itself
     vi = Math.max(0, Math.min(visCount - 1, vi + delta));
     select(vis[vi], { immediate: false });
   }
@@ -1780,5 +1822,15 @@ function init(page) {
     }
   }
   updateSearchCount();
+  if (sel < 0 && n > 0 && detailEl.querySelector('.hint')) {
+    const keys = el('p', 'keys');
+    for (const [k, what] of [['j k', 'move'], ['← →', 'fold'], ['/', 'search'], ['e', 'next error'], ['Esc', 'clear']]) {
+      const item = el('span', 'key-item');
+      for (const part of k.split(' ')) item.append(el('kbd', null, part));
+      item.append(' ' + what);
+      keys.append(item);
+    }
+    detailEl.append(keys);
+  }
   document.body.dataset.ready = '1';
 }
