@@ -186,11 +186,15 @@ try {
 
   await step('filter to errors only', async () => {
     await page.click('button#errors-only');
-    await page.waitForFunction(() => !document.querySelector('#rows .row[data-step-id="llm-2"]'));
-    const visible = await page.locator('#rows .row').evaluateAll((rows) => rows.map((r) => r.dataset.stepId));
+    // Rows are recycled by the virtual list: what counts is what is shown.
+    await page.waitForFunction(() => ![...document.querySelectorAll('#rows .row')]
+      .some((r) => r.checkVisibility() && r.dataset.stepId === 'llm-2'));
+    const visible = await page.evaluate(() => [...document.querySelectorAll('#rows .row')]
+      .filter((r) => r.checkVisibility())
+      .map((r) => r.dataset.stepId));
     assert.ok(visible.includes('tool-1'), visible.join());
     assert.ok(!visible.includes('llm-1') && !visible.includes('llm-2'), visible.join());
-    assert.match(page.url(), /errors=1/);
+    await page.waitForURL(/errors=1/);
     await shot(page, '08-trace-errors-only');
     await page.click('button#errors-only');
   });

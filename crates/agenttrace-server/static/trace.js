@@ -365,7 +365,7 @@ function jsonView(value, openDepth = 2) {
 }
 
 function jkey(key, isIndex) {
-  return el('span', isIndex ? 'j-key j-idx' : 'j-key', isIndex ? `${key}` : `${key}`);
+  return el('span', isIndex ? 'j-key j-idx' : 'j-key', String(key));
 }
 
 function preview(v) {
@@ -678,7 +678,7 @@ function init(page) {
   let hitTotal = 0;
   let sel = -1;
   let pinned = -1; // a step shown despite the filters, because it was asked for (link, search, parent)
-  let vis = new Int32Array(n);
+  const vis = new Int32Array(n);
   let visCount = 0;
   const visIdx = new Int32Array(n).fill(-1);
   let lowerNames = null;
@@ -1811,7 +1811,7 @@ function init(page) {
   if (query) setQuery(query);
   syncScrollbar();
   drawRuler();
-  let initial = stepParam != null ? idIndex.get(stepParam) : undefined;
+  const initial = stepParam != null ? idIndex.get(stepParam) : undefined;
   if (initial !== undefined) {
     select(initial, { scroll: 'center' });
   } else {
