@@ -52,7 +52,7 @@ page_times() {
   for _ in $(seq "$rounds"); do
     curl -fs -b "$work/jar" -o /dev/null -w '%{time_total} %{size_download}\n' "$url/traces/$1" >> "$work/t"
   done
-  sort -n "$work/t" | awk '{a[NR]=$1; s=$2} END {printf "%.1f %.1f %d", a[int((NR-1)*0.5)+1]*1000, a[int((NR-1)*0.9)+1]*1000, s}'
+  sort -n "$work/t" | awk '{a[NR]=$1; s=$2} END {printf "%.1f %.1f %d\n", a[int((NR-1)*0.5)+1]*1000, a[int((NR-1)*0.9)+1]*1000, s}'
 }
 read -r m1 p1 s1 < <(page_times "$id1k")
 read -r m10 p10 s10 < <(page_times "$id10k")
