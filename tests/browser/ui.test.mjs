@@ -237,6 +237,11 @@ try {
     await page.waitForLoadState('networkidle');
     const text = await page.textContent('main');
     assert.ok(text.includes('planner') && text.includes('get_weather'), text.slice(0, 500));
+    assert.equal(await page.locator('.crow').count(), 5, 'the same five steps pair up');
+    await page.click('.crow[data-b-step="llm-2"]');
+    await page.waitForSelector('.cdiff pre.diff .add');
+    const diff = await page.locator('.cdiff pre.diff').textContent();
+    assert.ok(diff.includes('Retried once.'), diff);
     await shot(page, '10-compare');
     checkClean('app');
   });

@@ -3,6 +3,7 @@
 //! Everything here is a pure function over bytes and values: no I/O, no async, no SQL, no HTTP.
 //! That is what makes it fuzzable, benchmarkable and usable by the CLI without a server.
 
+pub mod align;
 pub mod error;
 pub mod ingest;
 pub mod limits;

@@ -7,6 +7,7 @@
 //! carry it (in `<meta name="csrf-token">`) for the scripts' API calls and the sign-out form.
 
 mod charts;
+mod compare;
 mod dashboard;
 pub mod format;
 mod pages;
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/upload", get(pages::upload))
         .route("/traces/{id}", get(pages::trace))
         .route("/dashboard", get(dashboard::page))
+        .route("/compare", get(compare::page))
         .route("/share/{token}", get(pages::shared))
         .route("/settings", get(settings::page))
         .route("/static/{file}", get(statics::serve))

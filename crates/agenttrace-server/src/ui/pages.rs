@@ -71,7 +71,7 @@ struct MessagePage {
     text: String,
 }
 
-fn message(status: StatusCode, l: Layout, title: &str, text: &str) -> Response {
+pub(super) fn message(status: StatusCode, l: Layout, title: &str, text: &str) -> Response {
     render(
         status,
         &MessagePage {

@@ -45,6 +45,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/upload.js"),
     ),
     (
+        "compare.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/compare.js"),
+    ),
+    (
         "settings.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/settings.js"),

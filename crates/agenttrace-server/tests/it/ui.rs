@@ -186,10 +186,7 @@ async fn the_trace_list_shows_traces_escaped_and_filters_them() {
     let (status, html, headers) = page(&app, &cookie, "/").await;
     assert_eq!(status, 200);
     assert_eq!(headers["cache-control"], "no-store");
-    assert!(
-        html.contains(&escaped(XSS_NAME)),
-        "{html}"
-    );
+    assert!(html.contains(&escaped(XSS_NAME)), "{html}");
     assert!(html.contains("weather run"));
     assert_no_inline_script(&html);
     let csrf = html
@@ -460,4 +457,64 @@ async fn static_files_are_served_with_their_types_and_kept_by_browsers() {
     assert_eq!(status, 404);
     let (status, _) = get_json_with(&app.anonymous, &app.url("/static/nope.js")).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn compare_aligns_steps_by_kind_and_name_and_shows_deltas() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app, OWNER).await;
+    let a = app
+        .upload_id(&json!({"name": "run A", "steps": [
+            {"id": "p", "type": "agent", "name": "plan", "duration_ms": 1000},
+            {"id": "c", "type": "llm", "name": XSS_NAME, "duration_ms": 400, "tokens_used": 100},
+            {"id": "s", "type": "tool", "name": "search", "duration_ms": 300}
+        ]}))
+        .await;
+    let b = app
+        .upload_id(&json!({"name": "run B", "steps": [
+            {"id": "p", "type": "agent", "name": "plan", "duration_ms": 900},
+            {"id": "r", "type": "tool", "name": "retry", "duration_ms": 50},
+            {"id": "c", "type": "llm", "name": XSS_NAME, "duration_ms": 600, "tokens_used": 80},
+            {"id": "s", "type": "tool", "name": "search", "duration_ms": 300}
+        ]}))
+        .await;
+    let (status, html, _) = page(&app, &cookie, &format!("/compare?a={a}&b={b}")).await;
+    assert_eq!(status, 200);
+    assert_no_inline_script(&html);
+    assert!(html.contains(&escaped(XSS_NAME)));
+    assert!(html.contains("3 steps in both"), "{html}");
+    assert!(
+        html.contains("1 only in B") && html.contains("0 only in A"),
+        "{html}"
+    );
+    // The inserted step is marked added; the pairs after it still pair up.
+    let added = html.matches("class=\"crow added\"").count();
+    assert_eq!(added, 1);
+    assert!(
+        html.contains("data-a-step=\"c\" data-b-step=\"c\""),
+        "{html}"
+    );
+    // Deltas: the llm step took 200 ms longer (worse) and used 20 tokens fewer (better).
+    assert!(
+        html.contains("class=\"chip worse\" title=\"duration 400 ms → 600 ms\">+200 ms"),
+        "{html}"
+    );
+    assert!(
+        html.contains("class=\"chip better\" title=\"tokens 100 → 80\">−20"),
+        "{html}"
+    );
+
+    // Without `b`, the page offers the other traces.
+    let (status, html, _) = page(&app, &cookie, &format!("/compare?a={a}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&format!("/compare?a={a}&amp;b={b}")),
+        "{html}"
+    );
+
+    app.register("other@example.com").await;
+    let other = sign_in(&app, "other@example.com").await;
+    let (status, html, _) = page(&app, &other, &format!("/compare?a={a}&b={b}")).await;
+    assert_eq!(status, 404);
+    assert!(!html.contains("run A"));
 }
