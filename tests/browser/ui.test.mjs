@@ -265,13 +265,28 @@ try {
     checkClean('app');
   });
 
+  await step('settings: revoke the share link', async () => {
+    await page.goto(`${base}/settings`);
+    const row = page.locator('#shares tr[data-share-id]');
+    assert.equal(await row.count(), 1);
+    await page.click('#shares button.share-revoke');
+    await row.waitFor({ state: 'detached' });
+    const gone = await page.request.get(shareUrl);
+    assert.equal(gone.status(), 404);
+    checkClean('app');
+  });
+
   await step('dark theme and a narrow window', async () => {
     const dark = await browser.newContext({ viewport: { width: 420, height: 800 }, colorScheme: 'dark' });
     const narrow = await dark.newPage();
     watch(narrow, 'narrow');
-    await narrow.goto(shareUrl);
+    await narrow.goto(`${base}/login`);
+    await narrow.fill('input[name=email]', EMAIL);
+    await narrow.fill('input[name=password]', PASSWORD);
+    await Promise.all([narrow.waitForURL(`${base}/`), narrow.click('button[type=submit]')]);
+    await narrow.goto(`${base}/traces/${encodeURIComponent(firstId)}`);
     await narrow.waitForSelector('body[data-ready="1"]');
-    await shot(narrow, '13-shared-dark-narrow');
+    await shot(narrow, '13-trace-dark-narrow');
     checkClean('narrow');
     await dark.close();
   });

@@ -82,6 +82,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/traces/{id}/export", get(traces::export))
         .route("/api/v1/traces/{id}/share", post(shares::create))
         .route("/api/v1/traces/{id}/share/{token}", delete(shares::revoke))
+        .route(
+            "/api/v1/traces/{id}/shares/{share_id}",
+            delete(shares::revoke_by_id),
+        )
         .route("/api/v1/share/{token}", get(shares::view))
         .route(
             "/api/v1/share/{token}/steps/{step_id}",

@@ -88,3 +88,13 @@ for (const project of document.querySelectorAll('article.project')) {
     });
   }
 }
+
+for (const button of document.querySelectorAll('button.share-revoke')) {
+  button.addEventListener('click', async () => {
+    const row = button.closest('tr');
+    if (!confirm(`Revoke the share link of "${row.cells[0].textContent}"? It stops working at once.`)) return;
+    const trace = encodeURIComponent(row.dataset.traceId);
+    const answer = await call('DELETE', `/api/v1/traces/${trace}/shares/${encodeURIComponent(row.dataset.shareId)}`);
+    if (answer.ok) row.remove();
+  });
+}

@@ -225,6 +225,14 @@ pub struct Share {
     pub revoked_at_us: Option<i64>,
 }
 
+/// A live share link with the trace it opens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedLink {
+    pub share: Share,
+    pub trace_name: String,
+    pub project_id: String,
+}
+
 /// The account side of a store.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
@@ -325,4 +333,19 @@ pub trait AccountStore: Send + Sync {
         token_hash: &str,
         now_us: i64,
     ) -> Result<bool, StoreError>;
+    /// Revokes a link of a trace by its id; `false` when there is none.
+    async fn revoke_share_by_id(
+        &self,
+        trace_id: &str,
+        share_id: &str,
+        now_us: i64,
+    ) -> Result<bool, StoreError>;
+    /// The links of these projects' traces that still work at `now_us`, newest first (at most
+    /// `limit`).
+    async fn live_shares(
+        &self,
+        project_ids: &[String],
+        now_us: i64,
+        limit: u32,
+    ) -> Result<Vec<SharedLink>, StoreError>;
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 pub use accounts::{
     AccountStore, ApiKey, CreatedUser, KeyScope, Member, NewUser, Project, Role, Session,
-    SessionKind, Share, User, new_id,
+    SessionKind, Share, SharedLink, User, new_id,
 };
 pub use cursor::Cursor;
 pub use dashboard::{Bucket, Dashboard, ModelUsage, ToolUsage};

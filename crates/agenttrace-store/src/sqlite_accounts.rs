@@ -2,7 +2,8 @@
 
 use crate::StoreError;
 use crate::accounts::{
-    AccountStore, ApiKey, CreatedUser, Member, NewUser, Project, Role, Session, Share, User, new_id,
+    AccountStore, ApiKey, CreatedUser, Member, NewUser, Project, Role, Session, Share, SharedLink,
+    User, new_id,
 };
 use crate::sqlite::SqliteStore;
 use agenttrace_core::timefmt::now_us;
@@ -598,6 +599,60 @@ impl AccountStore for SqliteStore {
         .await?
         .rows_affected();
         Ok(revoked > 0)
+    }
+
+    async fn revoke_share_by_id(
+        &self,
+        trace_id: &str,
+        share_id: &str,
+        now_us: i64,
+    ) -> Result<bool, StoreError> {
+        let revoked = sqlx::query(
+            "UPDATE shares SET revoked_at_us = COALESCE(revoked_at_us, ?) \
+             WHERE trace_id = ? AND id = ?",
+        )
+        .bind(now_us)
+        .bind(trace_id)
+        .bind(share_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(revoked > 0)
+    }
+
+    async fn live_shares(
+        &self,
+        project_ids: &[String],
+        now_us: i64,
+        limit: u32,
+    ) -> Result<Vec<SharedLink>, StoreError> {
+        if project_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT s.id, s.trace_id, s.token_hash, s.created_by, s.created_at_us, \
+             s.expires_at_us, s.revoked_at_us, t.name AS trace_name, t.project_id \
+             FROM shares s JOIN traces t ON t.id = s.trace_id \
+             WHERE s.revoked_at_us IS NULL AND (s.expires_at_us IS NULL OR s.expires_at_us > ",
+        );
+        query.push_bind(now_us).push(") AND t.project_id IN (");
+        let mut separated = query.separated(", ");
+        for id in project_ids {
+            separated.push_bind(id);
+        }
+        query
+            .push(") ORDER BY s.created_at_us DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = query.build().fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SharedLink {
+                    share: share_from_row(row)?,
+                    trace_name: row.try_get("trace_name")?,
+                    project_id: row.try_get("project_id")?,
+                })
+            })
+            .collect()
     }
 }
 

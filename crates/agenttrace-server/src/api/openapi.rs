@@ -26,6 +26,7 @@ use utoipa::OpenApi;
         meta::trace_schema,
         shares::create,
         shares::revoke,
+        shares::revoke_by_id,
         shares::view,
         shares::view_step,
         shares::search_steps,

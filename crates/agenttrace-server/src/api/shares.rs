@@ -124,6 +124,31 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Revoke a share link by its id (for a link whose token is no longer at hand).
+#[utoipa::path(delete, path = "/api/v1/traces/{id}/shares/{share_id}", tag = "shares",
+    params(("id" = String, Path, description = "Trace id"), ("share_id" = String, Path, description = "The link's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Viewers and keys cannot revoke", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such trace or link", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_by_id(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, share_id)): Path<(String, String)>,
+) -> Result<StatusCode, Problem> {
+    require_sharer(&state, &principal, &id).await?;
+    if !state
+        .store
+        .revoke_share_by_id(&id, &share_id, state.clock.now_us())
+        .await?
+    {
+        return Err(Problem::not_found("share link"));
+    }
+    tracing::info!(target: "security", event = "share_revoked", by = %principal.actor(), trace_id = %id, share_id = %share_id, "share link revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The trace id a live share token opens, or 404.
 pub(crate) async fn shared_trace_id(state: &AppState, token: &str) -> Result<String, Problem> {
     let gone = || Problem::not_found("share link");

@@ -37,6 +37,15 @@ struct ProjectBox {
     keys: Vec<KeyRow>,
 }
 
+struct LinkRow {
+    id: String,
+    trace_id: String,
+    trace_name: String,
+    project: String,
+    created: String,
+    expires: String,
+}
+
 #[derive(Template)]
 #[template(path = "settings.html")]
 struct SettingsPage {
@@ -45,6 +54,7 @@ struct SettingsPage {
     is_admin: bool,
     roles: Vec<&'static str>,
     projects: Vec<ProjectBox>,
+    links: Vec<LinkRow>,
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
@@ -109,9 +119,37 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
             keys,
         });
     }
+    // Links of the projects where the user may share (and so revoke).
+    let sharing: Vec<String> = projects
+        .iter()
+        .filter(|p| p.write)
+        .map(|p| p.id.clone())
+        .collect();
+    let names: std::collections::HashMap<String, String> = projects
+        .iter()
+        .map(|p| (p.id.clone(), p.name.clone()))
+        .collect();
+    let links = match state.store.live_shares(&sharing, now, 200).await {
+        Ok(links) => links
+            .into_iter()
+            .map(|link| LinkRow {
+                id: link.share.id,
+                trace_id: link.share.trace_id,
+                trace_name: link.trace_name,
+                project: names.get(&link.project_id).cloned().unwrap_or_default(),
+                created: format::age(link.share.created_at_us, now),
+                expires: link
+                    .share
+                    .expires_at_us
+                    .map_or_else(|| "never".to_owned(), agenttrace_core::timefmt::format_us),
+            })
+            .collect(),
+        Err(e) => return Problem::from(e).into_response(),
+    };
     render(
         StatusCode::OK,
         &SettingsPage {
+            links,
             l: Layout::for_user("settings", &principal, &csrf),
             email: user.email.clone(),
             is_admin: user.is_admin,

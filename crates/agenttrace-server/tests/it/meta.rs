@@ -61,6 +61,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/health/ready"),
     ("post", "/api/v1/traces/{id}/share"),
     ("delete", "/api/v1/traces/{id}/share/{token}"),
+    ("delete", "/api/v1/traces/{id}/shares/{share_id}"),
     ("get", "/api/v1/share/{token}"),
     ("get", "/api/v1/share/{token}/steps/{step_id}"),
     ("get", "/api/v1/share/{token}/search"),

@@ -422,6 +422,39 @@ async fn settings_show_projects_members_and_keys() {
         !html.contains(key["key"].as_str().unwrap()),
         "the key is shown once only"
     );
+    // Live share links are listed, and one can be revoked by its id.
+    let id = app
+        .upload_id(&json!({"name": "linked run", "steps": [{"id": "a"}]}))
+        .await;
+    let (_, created) = send_json(
+        app.client
+            .post(app.url(&format!("/api/v1/traces/{id}/share"))),
+    )
+    .await;
+    let token = created["token"].as_str().unwrap();
+    let (_, html, _) = page(&app, &cookie, "/settings").await;
+    assert!(
+        html.contains("linked run") && html.contains("share-revoke"),
+        "{html}"
+    );
+    assert!(!html.contains(token), "the token is never shown again");
+    let share_id = html
+        .split("data-share-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let (status, _) = send_json(
+        app.client
+            .delete(app.url(&format!("/api/v1/traces/{id}/shares/{share_id}"))),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) =
+        get_json_with(&app.anonymous, &app.url(&format!("/api/v1/share/{token}"))).await;
+    assert_eq!(status, 404);
+    let (_, html, _) = page(&app, &cookie, "/settings").await;
+    assert!(!html.contains("linked run"));
 }
 
 #[tokio::test]
