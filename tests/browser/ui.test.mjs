@@ -30,6 +30,7 @@ function agentRun(name, extraOutput = '') {
     tags: ['browser-test'],
     steps: [
       { id: 'agent', type: 'agent', name: 'planner', start_time: at(0), end_time: at(2500) },
+      { id: 'note', parent_id: 'agent', type: 'thought', name: XSS_SCRIPT, start_time: at(5), end_time: at(6) },
       {
         id: 'llm-1', parent_id: 'agent', type: 'llm', name: 'chat gpt-4o-mini', model: 'gpt-4o-mini',
         start_time: at(10), end_time: at(800), usage: { input_tokens: 900, output_tokens: 120 }, cost: 0.0021,
@@ -59,7 +60,7 @@ const problems = [];
 function watch(page, label) {
   page.on('console', (message) => {
     // The refused paste below is answered 422 on purpose; the browser logs every failed fetch.
-    const expected = message.text().includes('status of 422');
+    const expected = message.text().includes('status of 422') && message.location().url.includes('/api/v1/traces');
     if (message.type() === 'error' && !expected) problems.push(`${label}: console error: ${message.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`${label}: page error: ${error.message}`));
@@ -152,7 +153,9 @@ try {
   await step('open a trace, select a step, see its input and output', async () => {
     await page.goto(`${base}/traces/${encodeURIComponent(firstId)}`);
     await page.waitForSelector('body[data-ready="1"]');
-    assert.equal(await page.locator('#rows .row').count(), 5);
+    assert.equal(await page.locator('#rows .row').count(), 6);
+    // A step named `</script><script>…` shows that text and runs nothing.
+    assert.ok((await page.locator('#rows .row[data-step-id="note"]').textContent()).includes(XSS_SCRIPT));
     await page.click('#rows .row[data-step-id="llm-1"]');
     await page.waitForSelector('#detail .detail-input');
     const detail = await page.locator('#detail').textContent();
@@ -179,7 +182,10 @@ try {
     await page.click('#rows .row[data-step-id="agent"]');
     await page.focus('#rows');
     await page.keyboard.press('j');
+    await page.waitForSelector('#rows .row.selected[data-step-id="note"]');
+    await page.keyboard.press('j');
     await page.waitForSelector('#rows .row.selected[data-step-id="llm-1"]');
+    await page.keyboard.press('k');
     await page.keyboard.press('k');
     await page.waitForSelector('#rows .row.selected[data-step-id="agent"]');
   });
@@ -237,7 +243,7 @@ try {
     await page.waitForLoadState('networkidle');
     const text = await page.textContent('main');
     assert.ok(text.includes('planner') && text.includes('get_weather'), text.slice(0, 500));
-    assert.equal(await page.locator('.crow').count(), 5, 'the same five steps pair up');
+    assert.equal(await page.locator('.crow').count(), 6, 'the same six steps pair up');
     await page.click('.crow[data-b-step="llm-2"]');
     await page.waitForSelector('.cdiff pre.diff .add');
     const diff = await page.locator('.cdiff pre.diff').textContent();
@@ -249,7 +255,7 @@ try {
   await step('the dashboard draws its charts', async () => {
     await page.goto(`${base}/dashboard`);
     await page.waitForLoadState('networkidle');
-    assert.ok((await page.locator('main svg').count()) >= 2, 'charts are drawn');
+    assert.equal(await page.locator('main svg.chart').count(), 4, 'the four charts are drawn');
     await shot(page, '11-dashboard');
     checkClean('app');
   });

@@ -381,7 +381,10 @@ fn address_class(method: &Method, path: &str, headers: &HeaderMap) -> Option<Lim
     let share_view = path
         .strip_prefix("/api/v1/share/")
         .or_else(|| path.strip_prefix("/share/"))
-        .is_some_and(|token| !token.is_empty() && !token.contains('/'));
+        .is_some_and(|token| {
+            // A search scans every step of the trace: it counts like opening the link.
+            !token.is_empty() && (!token.contains('/') || token.ends_with("/search"))
+        });
     if share_view && matches!(*method, Method::GET | Method::HEAD) {
         return Some(LimitClass::Share);
     }

@@ -396,6 +396,17 @@ pub(crate) async fn browser_user(
     else {
         return Ok(None);
     };
+    // The page carries the token derived from the cookie; a session whose stored CSRF hash is
+    // another (one started before tokens were derived) could not make a single change: it signs
+    // in again instead.
+    let csrf = csrf_for_session(&token);
+    if !session
+        .csrf_hash
+        .as_deref()
+        .is_some_and(|stored| tokens_equal(stored, &hash_token(&csrf)))
+    {
+        return Ok(None);
+    }
     let Ok(user) = live_user(state, &session.user_id).await else {
         return Ok(None);
     };
@@ -406,7 +417,7 @@ pub(crate) async fn browser_user(
         },
     };
     tracing::Span::current().record("principal", principal.actor().as_str());
-    Ok(Some((principal, csrf_for_session(&token))))
+    Ok(Some((principal, csrf)))
 }
 
 fn is_state_changing(method: &Method) -> bool {

@@ -58,6 +58,8 @@ pub struct TraceFilter {
     pub status: Option<Status>,
     /// Only traces carrying this tag.
     pub tag: Option<String>,
+    /// Only traces with at least one failed step.
+    pub has_errors: bool,
     /// Words that must all occur (as word prefixes) in the trace's name or step text.
     pub query: Option<String>,
     pub since_us: Option<i64>,

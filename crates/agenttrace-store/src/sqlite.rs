@@ -331,6 +331,9 @@ impl TraceStore for SqliteStore {
         if let Some(status) = filter.status {
             query.push(" AND status = ").push_bind(status.as_str());
         }
+        if filter.has_errors {
+            query.push(" AND error_count > 0");
+        }
         if let Some(tag) = &filter.tag {
             query
                 .push(" AND EXISTS (SELECT 1 FROM json_each(traces.tags) WHERE json_each.value = ")
@@ -449,11 +452,19 @@ impl TraceStore for SqliteStore {
             })
             .collect();
         let pattern = format!("%{escaped}%");
+        // The text values inside the JSON, not its keys or escapes: searching `role` must not
+        // find every chat, and a quote or a line break must match as written.
         let ids = sqlx::query_scalar(
-            "SELECT step_id FROM steps WHERE trace_id = ?1 AND (\
-             name LIKE ?2 ESCAPE '\\' OR input LIKE ?2 ESCAPE '\\' OR \
-             output LIKE ?2 ESCAPE '\\' OR error LIKE ?2 ESCAPE '\\' OR \
-             metadata LIKE ?2 ESCAPE '\\') ORDER BY seq LIMIT ?3",
+            "SELECT step_id FROM steps WHERE trace_id = ?1 AND (name LIKE ?2 ESCAPE '\\' \
+             OR EXISTS (SELECT 1 FROM json_tree(steps.input) \
+                        WHERE type = 'text' AND value LIKE ?2 ESCAPE '\\') \
+             OR EXISTS (SELECT 1 FROM json_tree(steps.output) \
+                        WHERE type = 'text' AND value LIKE ?2 ESCAPE '\\') \
+             OR EXISTS (SELECT 1 FROM json_tree(steps.error) \
+                        WHERE type = 'text' AND value LIKE ?2 ESCAPE '\\') \
+             OR EXISTS (SELECT 1 FROM json_tree(steps.metadata) \
+                        WHERE type = 'text' AND value LIKE ?2 ESCAPE '\\')) \
+             ORDER BY seq LIMIT ?3",
         )
         .bind(trace_id)
         .bind(pattern)

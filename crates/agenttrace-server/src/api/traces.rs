@@ -440,6 +440,7 @@ impl ListParams {
             project_ids: None,
             status,
             tag: self.tag.filter(|t| !t.trim().is_empty()),
+            has_errors: false,
             query,
             since_us: time("since", self.since)?,
             until_us: time("until", self.until)?,

@@ -189,9 +189,17 @@ pub async fn page(
             .collect()
     };
     let (ka, kb) = (keys(&steps_a), keys(&steps_b));
-    let ka: Vec<Key<'_>> = ka.iter().map(|(kind, name)| Key { kind, name }).collect();
-    let kb: Vec<Key<'_>> = kb.iter().map(|(kind, name)| Key { kind, name }).collect();
-    let aligned = align(&ka, &kb);
+    // Up to millions of cells for big runs: on a blocking thread, not the async one.
+    let aligned = match tokio::task::spawn_blocking(move || {
+        let ka: Vec<Key<'_>> = ka.iter().map(|(kind, name)| Key { kind, name }).collect();
+        let kb: Vec<Key<'_>> = kb.iter().map(|(kind, name)| Key { kind, name }).collect();
+        align(&ka, &kb)
+    })
+    .await
+    {
+        Ok(aligned) => aligned,
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
     let (mut same, mut added, mut removed) = (0, 0, 0);
     let rows = aligned
         .iter()

@@ -8,11 +8,11 @@ pub fn duration_ms(ms: f64) -> String {
     if ms < 1.0 {
         return format!("{ms:.2} ms");
     }
-    if ms < 1000.0 {
+    if ms < 999.5 {
         return format!("{ms:.0} ms");
     }
     let secs = ms / 1000.0;
-    if secs < 60.0 {
+    if secs < 59.995 {
         return format!("{secs:.2} s");
     }
     let whole = secs.round() as u64;
@@ -47,8 +47,12 @@ pub fn cost(dollars: f64) -> String {
         format!("${dollars:.2}")
     } else if dollars >= 0.01 {
         format!("${dollars:.3}")
-    } else {
+    } else if dollars >= 0.0001 {
         format!("${dollars:.4}")
+    } else {
+        // Two significant digits, however small: a fraction of a cent per step still adds up.
+        let digits = (-dollars.log10().floor()) as usize + 1;
+        format!("${dollars:.digits$}")
     }
 }
 
@@ -57,7 +61,8 @@ pub fn age(then_us: i64, now_us: i64) -> String {
     let secs = (now_us.saturating_sub(then_us)) / 1_000_000;
     match secs {
         s if s < 45 => "just now".to_owned(),
-        s if s < 3600 => format!("{} min ago", (s + 30) / 60),
+        s if s < 3570 => format!("{} min ago", (s + 30) / 60),
+        s if s < 3600 => "1 h ago".to_owned(),
         s if s < 86_400 => format!("{} h ago", s / 3600),
         s if s < 86_400 * 60 => format!("{} d ago", s / 86_400),
         s => format!("{} mo ago", s / (86_400 * 30)),
@@ -79,6 +84,10 @@ mod tests {
         assert_eq!(count(1_000_000), "1,000,000");
         assert_eq!(cost(0.0031), "$0.0031");
         assert_eq!(cost(1.236), "$1.24");
+        assert_eq!(cost(0.00005), "$0.000050");
+        assert_eq!(duration_ms(59_999.0), "1 min 0 s");
+        assert_eq!(duration_ms(999.7), "1.00 s");
+        assert_eq!(age(0, 3599 * 1_000_000), "1 h ago");
         assert_eq!(age(0, 3 * 60 * 1_000_000), "3 min ago");
         assert_eq!(age(0, 10 * 1_000_000), "just now");
     }

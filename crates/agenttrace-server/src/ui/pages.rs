@@ -84,10 +84,47 @@ pub(super) fn message(status: StatusCode, l: Layout, title: &str, text: &str) ->
 
 /// Where to go after signing in: a path on this site, never another site.
 fn safe_next(next: Option<&str>) -> String {
+    // Visible ASCII only: browsers drop tabs and line breaks from URLs, so `/\t/evil.example`
+    // would become `//evil.example`, another site.
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
+}
+
+/// Whether a form post comes from another site (a login CSRF: signing the victim into the
+/// attacker's account). Browsers say so in `Sec-Fetch-Site`, or by an `Origin` that is not ours.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if fetch_site == "cross-site" || fetch_site == "same-site" {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    origin.split_once("://").map(|(_, rest)| rest) != Some(host)
+}
+
+fn refuse_cross_site() -> Response {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "cross-site",
+        "this form can only be sent from this site's own pages",
+    )
+    .into_response()
 }
 
 /// Percent-encodes a query value.
@@ -197,9 +234,13 @@ pub async fn login_page(
 
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     client: Option<Extension<ClientAddr>>,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
+    if cross_site(&headers) {
+        return refuse_cross_site();
+    }
     let next = safe_next(form.next.as_deref());
     let ip = client.and_then(|Extension(ClientAddr(ip))| ip);
     let credentials = Credentials {
@@ -272,9 +313,13 @@ pub async fn register_page(
 
 pub async fn register(
     State(state): State<AppState>,
+    headers: HeaderMap,
     client: Option<Extension<ClientAddr>>,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
+    if cross_site(&headers) {
+        return refuse_cross_site();
+    }
     let next = safe_next(form.next.as_deref());
     let ip = client.and_then(|Extension(ClientAddr(ip))| ip);
     let first_run = state
@@ -327,6 +372,9 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<SignOutForm>,
 ) -> Response {
+    if cross_site(&headers) {
+        return refuse_cross_site();
+    }
     let mut response = Redirect::to("/login").into_response();
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         if !tokens_equal(&csrf_for_session(&token), &form.csrf) {
@@ -372,6 +420,9 @@ pub struct TraceQuery {
     tag: String,
     #[serde(default)]
     project_id: String,
+    /// `1`: only traces with a failed step.
+    #[serde(default)]
+    errors: String,
     #[serde(default)]
     cursor: String,
 }
@@ -383,7 +434,8 @@ impl TraceQuery {
             && self.status.is_empty()
             && self.range.is_empty()
             && self.tag.is_empty()
-            && self.project_id.is_empty())
+            && self.project_id.is_empty()
+            && self.errors.is_empty())
     }
 
     /// The query string of these filters with another cursor.
@@ -395,6 +447,7 @@ impl TraceQuery {
             ("range", &self.range),
             ("tag", &self.tag),
             ("project_id", &self.project_id),
+            ("errors", &self.errors),
         ] {
             if !value.is_empty() {
                 parts.push(format!("{name}={}", encode(value)));
@@ -558,6 +611,7 @@ pub async fn traces(
         project_ids: Some(readable),
         status,
         tag: Some(f.tag.trim().to_owned()).filter(|t| !t.is_empty()),
+        has_errors: f.errors == "1",
         query: Some(f.q.trim().to_owned()).filter(|q| !q.is_empty()),
         since_us: range_secs(&f.range).map(|secs| now - secs * 1_000_000),
         until_us: None,

@@ -128,6 +128,31 @@ async fn signed_out_visitors_are_sent_to_sign_in_and_back() {
         .await
         .unwrap();
     assert_eq!(response.headers()[LOCATION], "/");
+    // Nor one that a browser would turn into another site (it drops tabs and line breaks).
+    for next in ["/\t/evil.example", "/\\evil.example", "/\n/evil.example"] {
+        let response = browser()
+            .post(app.url("/login"))
+            .form(&[("email", OWNER), ("password", PASSWORD), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[LOCATION], "/", "{next:?}");
+    }
+    // A form posted from another site is refused (login CSRF).
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+    ] {
+        let response = browser()
+            .post(app.url("/login"))
+            .header(name, value)
+            .form(&[("email", OWNER), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{name}");
+        assert!(!response.headers().contains_key(SET_COOKIE));
+    }
 }
 
 #[tokio::test]
@@ -211,6 +236,11 @@ async fn the_trace_list_shows_traces_escaped_and_filters_them() {
         html.contains("weather run") && !html.contains("onerror"),
         "{html}"
     );
+    let (_, html, _) = page(&app, &cookie, "/?errors=1").await;
+    assert!(
+        html.contains("weather run") && !html.contains("onerror"),
+        "{html}"
+    );
     let (_, html, _) = page(&app, &cookie, "/?q=nothing-matches-this").await;
     assert!(html.contains("No trace matches"), "{html}");
 }
@@ -221,7 +251,7 @@ async fn an_empty_list_teaches_the_three_ways_in() {
     let cookie = sign_in(&app, OWNER).await;
     let (_, html, _) = page(&app, &cookie, "/").await;
     assert!(html.contains("No traces yet"), "{html}");
-    assert!(html.contains("/api/v1/traces") && html.contains("OTEL_EXPORTER_OTLP_ENDPOINT"));
+    assert!(html.contains("/api/v1/traces") && html.contains("/upload"));
 }
 
 /// The JSON data of a trace page.
@@ -306,6 +336,11 @@ async fn steps_are_found_by_their_content_within_a_trace() {
     assert_eq!(body["step_ids"], json!(["b"]));
     let (_, body) = app
         .get_json(&format!("/api/v1/traces/{id}/search?q=_"))
+        .await;
+    assert_eq!(body["step_ids"], json!([]));
+    // Values, not keys: `q` is a key of the first step's input.
+    let (_, body) = app
+        .get_json(&format!("/api/v1/traces/{id}/search?q=q"))
         .await;
     assert_eq!(body["step_ids"], json!([]));
     let (_, body) = app
