@@ -205,6 +205,17 @@ try {
     await page.click('button#errors-only');
   });
 
+  await step('search within the trace: rows found, matches marked', async () => {
+    await page.fill('input#step-search', 'paris');
+    await page.waitForURL(/q=paris/);
+    // The tool step's name does not say Paris; its input does (found by the server).
+    await page.click('#rows .row[data-step-id="tool-1"]');
+    await page.waitForSelector('#detail .detail-input mark.hit');
+    assert.equal((await page.locator('#detail .detail-input mark.hit').first().textContent()).toLowerCase(), 'paris');
+    await shot(page, '08b-trace-search');
+    await page.fill('input#step-search', '');
+  });
+
   await step('a deep link opens with its step selected', async () => {
     await page.goto(`${base}/traces/${encodeURIComponent(firstId)}?step=obs-1`);
     await page.waitForSelector('body[data-ready="1"]');

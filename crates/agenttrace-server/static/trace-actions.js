@@ -7,7 +7,7 @@ const shareButton = document.getElementById('share-trace');
 const shareResult = document.getElementById('share-result');
 const deleteButton = document.getElementById('delete-trace');
 
-shareButton.addEventListener('click', async () => {
+shareButton?.addEventListener('click', async () => {
   shareButton.disabled = true;
   const answer = await api('POST', `/api/v1/traces/${encodeURIComponent(id)}/share`);
   shareButton.disabled = false;
@@ -41,7 +41,7 @@ shareButton.addEventListener('click', async () => {
   field.select();
 });
 
-deleteButton.addEventListener('click', async () => {
+deleteButton?.addEventListener('click', async () => {
   if (!confirm('Delete this trace? This cannot be undone.')) return;
   const answer = await api('DELETE', `/api/v1/traces/${encodeURIComponent(id)}`);
   if (answer.ok) {

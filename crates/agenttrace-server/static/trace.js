@@ -99,18 +99,39 @@ function stringify(v) {
   }
 }
 
+/** The in-trace search, lower-cased: its matches are marked in the step detail too. */
+let highlight = '';
+
+/** Appends `s` as text, with the matches of the in-trace search marked. */
+function appendMarked(parent, s) {
+  if (!highlight) {
+    parent.append(s);
+    return;
+  }
+  const lower = s.toLowerCase();
+  let last = 0;
+  let at = lower.indexOf(highlight);
+  while (at >= 0 && highlight) {
+    if (at > last) parent.append(s.slice(last, at));
+    parent.append(el('mark', 'hit', s.slice(at, at + highlight.length)));
+    last = at + highlight.length;
+    at = lower.indexOf(highlight, last);
+  }
+  if (last < s.length) parent.append(s.slice(last));
+}
+
 /** Appends `s` to `parent` as text, with redaction markers turned into small badges. */
 const REDACT_RE = /\[REDACTED(?::([^\]\s]{1,80}))?\]/g;
 function richText(parent, s) {
   if (s.indexOf('[REDACTED') < 0) {
-    parent.append(s);
+    appendMarked(parent, s);
     return;
   }
   REDACT_RE.lastIndex = 0;
   let last = 0;
   let m;
   while ((m = REDACT_RE.exec(s)) !== null) {
-    if (m.index > last) parent.append(s.slice(last, m.index));
+    if (m.index > last) appendMarked(parent, s.slice(last, m.index));
     const what = m[1] || 'secret';
     const badge = el('span', 'redacted');
     badge.title = `A value was removed here (${what})`;
@@ -118,7 +139,7 @@ function richText(parent, s) {
     parent.append(badge);
     last = m.index + m[0].length;
   }
-  if (last < s.length) parent.append(s.slice(last));
+  if (last < s.length) appendMarked(parent, s.slice(last));
 }
 
 /** A wrapped block of text; very long text is cut with a "show all" button. */
@@ -1202,6 +1223,7 @@ function init(page) {
   function setQuery(q) {
     query = q.trim() ? q : '';
     qNorm = query.trim().toLowerCase();
+    highlight = qNorm;
     hit.fill(0);
     hitList = null;
     serverNote = '';

@@ -712,6 +712,8 @@ struct TracePage {
     api_base: String,
     /// The outline as JSON, escaped for a `<script type="application/json">` element.
     data: String,
+    /// Whether the viewer may share and delete it (viewers and the shared page may not).
+    can_write: bool,
 }
 
 fn trace_head(record: &TraceRecord, now_us: i64) -> TraceHead {
@@ -845,8 +847,8 @@ pub async fn trace(
         Err(response) => return response,
     };
     let l = Layout::for_user("trace", &principal, &csrf);
-    let record = match find_trace(&state, &principal, &id).await {
-        Ok((record, _)) => record,
+    let (record, can_write) = match find_trace(&state, &principal, &id).await {
+        Ok((record, access)) => (record, access.write),
         Err(problem) if problem.status == 404 => {
             return message(
                 StatusCode::NOT_FOUND,
@@ -857,7 +859,7 @@ pub async fn trace(
         }
         Err(problem) => return problem.into_response(),
     };
-    trace_page(&state, l, record, format!("/api/v1/traces/{id}")).await
+    trace_page(&state, l, record, format!("/api/v1/traces/{id}"), can_write).await
 }
 
 async fn trace_page(
@@ -865,6 +867,7 @@ async fn trace_page(
     l: Layout,
     record: TraceRecord,
     api_base: String,
+    can_write: bool,
 ) -> Response {
     let outline = match state.store.get_outline(&record.id).await {
         Ok(outline) => outline,
@@ -878,6 +881,7 @@ async fn trace_page(
             l,
             api_base,
             data,
+            can_write,
         },
     )
 }
@@ -910,7 +914,7 @@ pub async fn shared(State(state): State<AppState>, Path(token): Path<String>) ->
         Ok(None) => return gone(l),
         Err(e) => return Problem::from(e).into_response(),
     };
-    let mut response = trace_page(&state, l, record, format!("/api/v1/share/{token}")).await;
+    let mut response = trace_page(&state, l, record, format!("/api/v1/share/{token}"), false).await;
     // The page's URL holds the token: it must not leak to other sites through links.
     response.headers_mut().insert(
         header::REFERRER_POLICY,

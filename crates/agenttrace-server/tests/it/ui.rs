@@ -586,3 +586,27 @@ async fn compare_aligns_steps_by_kind_and_name_and_shows_deltas() {
     assert_eq!(status, 404);
     assert!(!html.contains("run A"));
 }
+
+#[tokio::test]
+async fn viewers_see_a_trace_without_share_or_delete() {
+    let app = spawn_app().await;
+    let id = app
+        .upload_id(&json!({"name": "team run", "steps": [{"id": "a"}]}))
+        .await;
+    app.register("viewer@example.com").await;
+    let (status, body) = send_json(
+        app.client
+            .post(app.url(&format!("/api/v1/projects/{}/members", app.project_id)))
+            .json(&json!({"email": "viewer@example.com", "role": "viewer"})),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{body}");
+    let viewer = sign_in(&app, "viewer@example.com").await;
+    let (status, html, _) = page(&app, &viewer, &format!("/traces/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("team run"));
+    assert!(!html.contains("id=\"share-trace\"") && !html.contains("id=\"delete-trace\""));
+    let owner = sign_in(&app, OWNER).await;
+    let (_, html, _) = page(&app, &owner, &format!("/traces/{id}")).await;
+    assert!(html.contains("id=\"share-trace\"") && html.contains("id=\"delete-trace\""));
+}
