@@ -1,4 +1,4 @@
-// The trace list: sort the page by a column, select rows to compare or delete.
+// The trace list: select rows to compare or delete. (Sorting is by links the server answers.)
 import { api, problemText } from './common.js';
 
 const table = document.getElementById('traces');
@@ -47,33 +47,4 @@ if (table) {
     }
     refresh();
   });
-
-  // Sorting the rows of this page by a column; the server's order (newest first) is the default.
-  let sortKey = null;
-  let ascending = true;
-  for (const th of table.tHead.querySelectorAll('th[data-sort]')) {
-    th.tabIndex = 0;
-    const sort = () => {
-      const key = th.dataset.sort;
-      ascending = sortKey === key ? !ascending : key === 'name';
-      sortKey = key;
-      for (const other of table.tHead.querySelectorAll('th')) other.removeAttribute('aria-sort');
-      th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
-      const rows = [...tbody.rows];
-      rows.sort((x, y) => {
-        const a = x.dataset[key];
-        const b = y.dataset[key];
-        const order = key === 'name' ? a.localeCompare(b) : Number(a) - Number(b);
-        return ascending ? order : -order;
-      });
-      for (const row of rows) tbody.appendChild(row);
-    };
-    th.addEventListener('click', sort);
-    th.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter' || event.key === ' ') {
-        event.preventDefault();
-        sort();
-      }
-    });
-  }
 }

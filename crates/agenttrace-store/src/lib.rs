@@ -49,6 +49,18 @@ pub struct TraceRecord {
     pub created_at_us: i64,
 }
 
+/// An order for a listing other than newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceSort {
+    Name,
+    Steps,
+    Duration,
+    Tokens,
+    Cost,
+    Errors,
+    Received,
+}
+
 /// Which traces to list. Times are microseconds since the epoch and apply to the time a trace
 /// was received.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +78,10 @@ pub struct TraceFilter {
     pub until_us: Option<i64>,
     pub limit: u32,
     pub cursor: Option<Cursor>,
+    /// Another order than newest first, and whether descending; such listings are paged by
+    /// `offset` instead of the cursor.
+    pub sort: Option<(TraceSort, bool)>,
+    pub offset: u32,
 }
 
 /// One page of a listing, newest first.
@@ -74,6 +90,8 @@ pub struct TracePage {
     pub items: Vec<TraceRecord>,
     /// Pass this back as the cursor to get the next page; `None` on the last page.
     pub next_cursor: Option<Cursor>,
+    /// Whether more traces follow this page (in either paging).
+    pub more: bool,
 }
 
 /// A trace to insert, with who sent it. The trace is shared so the store can build its search

@@ -6,7 +6,7 @@ use crate::search_text::query_terms;
 use crate::sqlite_search::SearchIndexer;
 use crate::{
     Cursor, Dashboard, NewTrace, PoolStatus, StepOutline, StoreError, TraceFilter, TracePage,
-    TraceRecord, TraceStore,
+    TraceRecord, TraceSort, TraceStore,
 };
 use agenttrace_core::timefmt::now_us;
 use agenttrace_core::{Status, Step, StepError, StepKind, Trace, TraceStats, Usage};
@@ -319,6 +319,7 @@ impl TraceStore for SqliteStore {
                 return Ok(TracePage {
                     items: Vec::new(),
                     next_cursor: None,
+                    more: false,
                 });
             }
             query.push(" AND project_id IN (");
@@ -346,7 +347,7 @@ impl TraceStore for SqliteStore {
         if let Some(until) = filter.until_us {
             query.push(" AND created_at_us <= ").push_bind(until);
         }
-        if let Some(cursor) = &filter.cursor {
+        if let Some(cursor) = filter.cursor.as_ref().filter(|_| filter.sort.is_none()) {
             query
                 .push(" AND (created_at_us < ")
                 .push_bind(cursor.created_at_us)
@@ -362,6 +363,37 @@ impl TraceStore for SqliteStore {
                 .push(" AND id IN (SELECT trace_id FROM trace_search WHERE trace_search MATCH ")
                 .push_bind(match_expr)
                 .push(")");
+        }
+        if let Some((sort, descending)) = filter.sort {
+            let column = match sort {
+                TraceSort::Name => "name COLLATE NOCASE",
+                TraceSort::Steps => "step_count",
+                TraceSort::Duration => "duration_us",
+                TraceSort::Tokens => "total_tokens",
+                TraceSort::Cost => "cost",
+                TraceSort::Errors => "error_count",
+                TraceSort::Received => "created_at_us",
+            };
+            let direction = if descending { "DESC" } else { "ASC" };
+            query.push(format!(
+                " ORDER BY {column} {direction} NULLS LAST, created_at_us DESC, id DESC LIMIT "
+            ));
+            query
+                .push_bind(i64::from(limit) + 1)
+                .push(" OFFSET ")
+                .push_bind(i64::from(filter.offset));
+            let rows = query.build().fetch_all(&self.pool).await?;
+            let mut items = rows
+                .iter()
+                .map(trace_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = items.len() > limit as usize;
+            items.truncate(limit as usize);
+            return Ok(TracePage {
+                items,
+                next_cursor: None,
+                more,
+            });
         }
         query
             .push(" ORDER BY created_at_us DESC, id DESC LIMIT ")
@@ -380,7 +412,11 @@ impl TraceStore for SqliteStore {
         } else {
             None
         };
-        Ok(TracePage { items, next_cursor })
+        Ok(TracePage {
+            more: next_cursor.is_some(),
+            items,
+            next_cursor,
+        })
     }
 
     async fn get_trace(&self, id: &str) -> Result<Option<TraceRecord>, StoreError> {

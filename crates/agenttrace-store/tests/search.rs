@@ -121,3 +121,29 @@ async fn a_trace_deleted_before_its_words_are_written_leaves_nothing_searchable(
     assert_eq!(rows, 0, "no words may outlive their trace");
     pool.close().await;
 }
+
+#[tokio::test]
+async fn a_listing_sorted_by_a_column_pages_by_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    for name in ["beta", "Alpha", "gamma"] {
+        insert(&store, &trace(name, "word")).await;
+    }
+    let sorted = |descending: bool, offset: u32| TraceFilter {
+        limit: 2,
+        sort: Some((agenttrace_store::TraceSort::Name, descending)),
+        offset,
+        ..TraceFilter::default()
+    };
+    let page = store.list_traces(&sorted(false, 0)).await.unwrap();
+    let names: Vec<String> = page.items.iter().map(|t| t.name.clone()).collect();
+    assert_eq!(names, ["Alpha", "beta"], "case-insensitive, ascending");
+    assert!(page.more && page.next_cursor.is_none());
+    let page = store.list_traces(&sorted(false, 2)).await.unwrap();
+    let names: Vec<String> = page.items.iter().map(|t| t.name.clone()).collect();
+    assert_eq!(names, ["gamma"]);
+    assert!(!page.more);
+    let page = store.list_traces(&sorted(true, 0)).await.unwrap();
+    assert_eq!(page.items[0].name, "gamma");
+    store.close().await;
+}

@@ -446,6 +446,8 @@ impl ListParams {
             until_us: time("until", self.until)?,
             limit,
             cursor,
+            sort: None,
+            offset: 0,
         })
     }
 }

@@ -13,7 +13,7 @@ use crate::problem::Problem;
 use crate::ui::format;
 use crate::ui::statics::asset_version;
 use agenttrace_core::timefmt::format_us;
-use agenttrace_store::{Cursor, StepOutline, TraceFilter, TraceRecord};
+use agenttrace_store::{Cursor, StepOutline, TraceFilter, TraceRecord, TraceSort};
 use askama::Template;
 use axum::Extension;
 use axum::extract::rejection::QueryRejection;
@@ -425,7 +425,28 @@ pub struct TraceQuery {
     errors: String,
     #[serde(default)]
     cursor: String,
+    /// A column to sort by (`name`, `steps`, `duration`, `tokens`, `cost`, `errors`,
+    /// `received`); newest first when empty.
+    #[serde(default)]
+    sort: String,
+    /// `asc` or `desc`.
+    #[serde(default)]
+    dir: String,
+    /// Traces to skip, when sorted by a column.
+    #[serde(default)]
+    offset: String,
 }
+
+/// The columns the list sorts by, with the direction they start in.
+const SORTS: [(&str, TraceSort, bool); 7] = [
+    ("name", TraceSort::Name, false),
+    ("steps", TraceSort::Steps, true),
+    ("duration", TraceSort::Duration, true),
+    ("tokens", TraceSort::Tokens, true),
+    ("cost", TraceSort::Cost, true),
+    ("errors", TraceSort::Errors, true),
+    ("received", TraceSort::Received, true),
+];
 
 impl TraceQuery {
     /// Whether any filter is set.
@@ -438,6 +459,70 @@ impl TraceQuery {
             && self.errors.is_empty())
     }
 
+    /// The chosen sort: column, descending.
+    fn sorting(&self) -> Option<(TraceSort, bool)> {
+        let (_, sort, default_desc) = SORTS.iter().find(|(name, _, _)| *name == self.sort)?;
+        let descending = match self.dir.as_str() {
+            "asc" => false,
+            "desc" => true,
+            _ => *default_desc,
+        };
+        Some((*sort, descending))
+    }
+
+    fn offset(&self) -> u32 {
+        self.offset.parse().unwrap_or(0).min(1_000_000)
+    }
+
+    /// `aria-sort` of a column header: `ascending`, `descending` or `none`.
+    fn aria(&self, column: &str) -> &'static str {
+        match self.sorting() {
+            Some((_, descending)) if self.sort == column => {
+                if descending {
+                    "descending"
+                } else {
+                    "ascending"
+                }
+            }
+            _ => "none",
+        }
+    }
+
+    /// The link of a column header: sort by it, or flip it when it is the sort already.
+    fn sort_url(&self, column: &str) -> String {
+        let default_desc = SORTS
+            .iter()
+            .find(|(name, _, _)| *name == column)
+            .is_some_and(|(_, _, desc)| *desc);
+        let descending = match self.sorting() {
+            Some((_, current)) if self.sort == column => !current,
+            _ => default_desc,
+        };
+        let mut next = TraceQuery {
+            sort: column.to_owned(),
+            dir: if descending { "desc" } else { "asc" }.to_owned(),
+            ..self.clone_filters()
+        };
+        next.offset.clear();
+        next.url(None)
+    }
+
+    /// The filters and the sort, without the page position.
+    fn clone_filters(&self) -> TraceQuery {
+        TraceQuery {
+            q: self.q.clone(),
+            status: self.status.clone(),
+            range: self.range.clone(),
+            tag: self.tag.clone(),
+            project_id: self.project_id.clone(),
+            errors: self.errors.clone(),
+            cursor: String::new(),
+            sort: self.sort.clone(),
+            dir: self.dir.clone(),
+            offset: String::new(),
+        }
+    }
+
     /// The query string of these filters with another cursor.
     fn url(&self, cursor: Option<&str>) -> String {
         let mut parts = Vec::new();
@@ -448,6 +533,9 @@ impl TraceQuery {
             ("tag", &self.tag),
             ("project_id", &self.project_id),
             ("errors", &self.errors),
+            ("sort", &self.sort),
+            ("dir", &self.dir),
+            ("offset", &self.offset),
         ] {
             if !value.is_empty() {
                 parts.push(format!("{name}={}", encode(value)));
@@ -544,6 +632,7 @@ struct TracesPage {
     rows: Vec<TraceRow>,
     error: Option<String>,
     next_url: Option<String>,
+    previous_url: Option<String>,
     first_url: String,
     origin: String,
 }
@@ -612,6 +701,8 @@ pub async fn traces(
         status,
         tag: Some(f.tag.trim().to_owned()).filter(|t| !t.is_empty()),
         has_errors: f.errors == "1",
+        sort: f.sorting(),
+        offset: f.offset(),
         query: Some(f.q.trim().to_owned()).filter(|q| !q.is_empty()),
         since_us: range_secs(&f.range).map(|secs| now - secs * 1_000_000),
         until_us: None,
@@ -623,8 +714,25 @@ pub async fn traces(
         Err(e) => return Problem::from(e).into_response(),
     };
     let rows = page.items.iter().map(|r| TraceRow::new(r, now)).collect();
-    let next_url = page.next_cursor.map(|c| f.url(Some(&c.encode())));
-    let first_url = f.url(None);
+    let (next_url, previous_url) = if f.sorting().is_some() {
+        let at = f.offset();
+        let with_offset = |offset: u32| {
+            let mut q = f.clone_filters();
+            q.offset = if offset == 0 {
+                String::new()
+            } else {
+                offset.to_string()
+            };
+            q.url(None)
+        };
+        (
+            page.more.then(|| with_offset(at + 50)),
+            (at > 0).then(|| with_offset(at.saturating_sub(50))),
+        )
+    } else {
+        (page.next_cursor.map(|c| f.url(Some(&c.encode()))), None)
+    };
+    let first_url = f.clone_filters().url(None);
     render(
         StatusCode::OK,
         &TracesPage {
@@ -634,6 +742,7 @@ pub async fn traces(
             rows,
             error,
             next_url,
+            previous_url,
             first_url,
             origin: origin(&headers, tls.is_some()),
             f,

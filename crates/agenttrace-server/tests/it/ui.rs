@@ -610,3 +610,37 @@ async fn viewers_see_a_trace_without_share_or_delete() {
     let (_, html, _) = page(&app, &owner, &format!("/traces/{id}")).await;
     assert!(html.contains("id=\"share-trace\"") && html.contains("id=\"delete-trace\""));
 }
+
+#[tokio::test]
+async fn the_list_sorts_by_a_column_on_the_server() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app, OWNER).await;
+    for (name, ms) in [("medium run", 200), ("slow run", 300), ("quick run", 100)] {
+        app.upload_id(&json!({"name": name, "steps": [{"id": "a", "duration_ms": ms}]}))
+            .await;
+    }
+    let order = |html: &str| -> Vec<String> {
+        html.split("data-name=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().to_owned())
+            .collect()
+    };
+    let (_, html, _) = page(&app, &cookie, "/?sort=duration").await;
+    assert_eq!(order(&html), ["slow run", "medium run", "quick run"]);
+    assert!(html.contains("aria-sort=\"descending\""), "{html}");
+    // The header link flips the direction.
+    assert!(
+        html.contains("href=\"/?sort=duration&#38;dir=asc\""),
+        "{html}"
+    );
+    let (_, html, _) = page(&app, &cookie, "/?sort=duration&dir=asc").await;
+    assert_eq!(order(&html), ["quick run", "medium run", "slow run"]);
+    let (_, html, _) = page(&app, &cookie, "/?sort=name").await;
+    assert_eq!(order(&html), ["medium run", "quick run", "slow run"]);
+    let (_, html, _) = page(&app, &cookie, "/").await;
+    assert_eq!(
+        order(&html),
+        ["quick run", "slow run", "medium run"],
+        "newest first"
+    );
+}
