@@ -440,7 +440,11 @@ impl TraceStore for SqliteStore {
     async fn get_outline(&self, trace_id: &str) -> Result<Vec<StepOutline>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, step_id, parent_id, kind, name, start_us, end_us, duration_us, status, \
-             error IS NOT NULL AS has_error, model, total_tokens, cost \
+             error IS NOT NULL AS has_error, model, \
+             CASE WHEN total_tokens IS NOT NULL THEN total_tokens \
+                  WHEN input_tokens IS NULL AND output_tokens IS NULL THEN NULL \
+                  ELSE COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) END AS total_tokens, \
+             cost \
              FROM steps WHERE trace_id = ? ORDER BY seq",
         )
         .bind(trace_id)

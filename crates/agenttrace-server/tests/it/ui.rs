@@ -644,3 +644,19 @@ async fn the_list_sorts_by_a_column_on_the_server() {
         "newest first"
     );
 }
+
+#[tokio::test]
+async fn the_outline_counts_tokens_given_only_as_input_and_output() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app, OWNER).await;
+    let id = app
+        .upload_id(&json!({"steps": [
+            {"id": "a", "type": "llm", "usage": {"input_tokens": 30, "output_tokens": 12}},
+            {"id": "b", "type": "tool"}
+        ]}))
+        .await;
+    let (_, html, _) = page(&app, &cookie, &format!("/traces/{id}")).await;
+    let data = trace_data(&html);
+    assert_eq!(data["steps"][0][8], 42);
+    assert_eq!(data["steps"][1][8], Value::Null);
+}
