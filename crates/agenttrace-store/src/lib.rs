@@ -61,6 +61,34 @@ pub enum TraceSort {
     Received,
 }
 
+/// Steps to merge into a trace that arrives over several requests.
+#[derive(Debug, Clone)]
+pub struct MergeSteps<'a> {
+    pub project_id: &'a str,
+    /// The id the source gave the trace (an OTLP trace id), unique within the project.
+    pub external_id: &'a str,
+    pub source_format: &'a str,
+    /// New steps, or steps that arrive again (a retry): those replace their earlier copy.
+    pub steps: Vec<Step>,
+    /// Kept on the trace when given (the latest wins).
+    pub session_id: Option<String>,
+    /// Merged into the trace's metadata (e.g. `service.name`, `user.id`).
+    pub metadata: Map<String, Value>,
+    pub redactions: u64,
+    pub size_bytes: u64,
+    pub created_by: Option<&'a str>,
+    /// The most steps the trace may hold; new steps beyond it are refused.
+    pub max_steps: u32,
+}
+
+/// What a merge did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged {
+    pub record: TraceRecord,
+    /// New steps refused because the trace reached `max_steps`.
+    pub refused: u64,
+}
+
 /// Which traces to list. Times are microseconds since the epoch and apply to the time a trace
 /// was received.
 #[derive(Debug, Clone, Default)]
@@ -163,6 +191,9 @@ pub trait TraceStore: Send + Sync {
     /// The steps of a trace in document order.
     async fn get_steps(&self, trace_id: &str) -> Result<Vec<Step>, StoreError>;
     async fn get_step(&self, trace_id: &str, step_id: &str) -> Result<Option<Step>, StoreError>;
+    /// Merges steps into the trace known in a project by its source's id (creating it), in one
+    /// transaction, and recomputes the trace's stats, status and name.
+    async fn merge_steps(&self, merge: MergeSteps<'_>) -> Result<Merged, StoreError>;
     /// The steps of a trace without their inputs, outputs and metadata, in document order.
     async fn get_outline(&self, trace_id: &str) -> Result<Vec<StepOutline>, StoreError>;
     /// The ids of a trace's steps whose name, input, output, error or metadata contain `text`

@@ -5,8 +5,8 @@
 use crate::search_text::query_terms;
 use crate::sqlite_search::SearchIndexer;
 use crate::{
-    Cursor, Dashboard, NewTrace, PoolStatus, StepOutline, StoreError, TraceFilter, TracePage,
-    TraceRecord, TraceSort, TraceStore,
+    Cursor, Dashboard, MergeSteps, Merged, NewTrace, PoolStatus, StepOutline, StoreError,
+    TraceFilter, TracePage, TraceRecord, TraceSort, TraceStore,
 };
 use agenttrace_core::timefmt::now_us;
 use agenttrace_core::{Status, Step, StepError, StepKind, Trace, TraceStats, Usage};
@@ -435,6 +435,198 @@ impl TraceStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(step_from_row).transpose()
+    }
+
+    async fn merge_steps(&self, merge: MergeSteps<'_>) -> Result<Merged, StoreError> {
+        let now = now_us();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let existing = sqlx::query(
+            "SELECT id, metadata, redactions, size_bytes, session_id FROM traces \
+             WHERE project_id = ? AND external_id = ?",
+        )
+        .bind(merge.project_id)
+        .bind(merge.external_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (id, mut metadata, redactions, size_bytes, session_id) = match existing {
+            Some(row) => {
+                let metadata: String = row.try_get("metadata")?;
+                (
+                    row.try_get::<String, _>("id")?,
+                    from_json::<Map<String, Value>>(&metadata, "trace metadata")?,
+                    u64::try_from(row.try_get::<i64, _>("redactions")?).unwrap_or(0),
+                    u64::try_from(row.try_get::<i64, _>("size_bytes")?).unwrap_or(0),
+                    row.try_get::<Option<String>, _>("session_id")?,
+                )
+            }
+            None => {
+                let id = uuid::Uuid::now_v7().to_string();
+                sqlx::query(
+                    "INSERT INTO traces (id, project_id, external_id, name, source_format, status, \
+                     step_count, error_count, tags, metadata, size_bytes, redactions, stats, \
+                     created_by, created_at_us, search_indexed) \
+                     VALUES (?, ?, ?, '', ?, 'running', 0, 0, '[]', '{}', 0, 0, '{}', ?, ?, 0)",
+                )
+                .bind(&id)
+                .bind(merge.project_id)
+                .bind(merge.external_id)
+                .bind(merge.source_format)
+                .bind(merge.created_by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                (id, Map::new(), 0, 0, None)
+            }
+        };
+        let known: std::collections::HashMap<String, i64> =
+            sqlx::query("SELECT step_id, seq FROM steps WHERE trace_id = ?")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get("step_id")?, row.try_get("seq")?)))
+                .collect::<Result<_, StoreError>>()?;
+        let mut next_seq = known.values().max().map_or(0, |max| max + 1);
+        let mut count = known.len() as u64;
+        let mut refused = 0u64;
+        let mut fresh = Vec::new();
+        for mut step in merge.steps {
+            if let Some(&seq) = known.get(&step.id) {
+                // Arrived again (an exporter's retry, or a later update): replace it in place.
+                step.seq = u32::try_from(seq).unwrap_or(0);
+                let row = StepRow::from_step(&step)?;
+                sqlx::query(
+                    "UPDATE steps SET parent_id = ?, kind = ?, name = ?, start_us = ?, end_us = ?, \
+                     duration_us = ?, status = ?, input = ?, output = ?, error = ?, model = ?, \
+                     input_tokens = ?, output_tokens = ?, total_tokens = ?, cost = ?, metadata = ? \
+                     WHERE trace_id = ? AND step_id = ?",
+                )
+                .bind(row.parent_id)
+                .bind(row.kind)
+                .bind(row.name)
+                .bind(row.start_us)
+                .bind(row.end_us)
+                .bind(row.duration_us)
+                .bind(row.status)
+                .bind(row.input)
+                .bind(row.output)
+                .bind(row.error)
+                .bind(row.model)
+                .bind(row.input_tokens)
+                .bind(row.output_tokens)
+                .bind(row.total_tokens)
+                .bind(row.cost)
+                .bind(row.metadata)
+                .bind(&id)
+                .bind(&step.id)
+                .execute(&mut *tx)
+                .await?;
+            } else if fresh.iter().any(|s: &Step| s.id == step.id) {
+                // The same span twice in one request: the later copy wins.
+                if let Some(earlier) = fresh.iter_mut().find(|s: &&mut Step| s.id == step.id) {
+                    step.seq = earlier.seq;
+                    *earlier = step;
+                }
+            } else if count >= u64::from(merge.max_steps) {
+                refused += 1;
+            } else {
+                step.seq = u32::try_from(next_seq).unwrap_or(u32::MAX);
+                next_seq += 1;
+                count += 1;
+                fresh.push(step);
+            }
+        }
+        for chunk in fresh.chunks(STEP_ROWS_PER_INSERT) {
+            let rows = chunk
+                .iter()
+                .map(StepRow::from_step)
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut insert = QueryBuilder::<Sqlite>::new(format!(
+                "INSERT INTO steps (trace_id, {STEP_COLUMNS}) "
+            ));
+            insert.push_values(rows, |mut b, row| {
+                b.push_bind(&id)
+                    .push_bind(row.seq)
+                    .push_bind(row.step_id)
+                    .push_bind(row.parent_id)
+                    .push_bind(row.kind)
+                    .push_bind(row.name)
+                    .push_bind(row.start_us)
+                    .push_bind(row.end_us)
+                    .push_bind(row.duration_us)
+                    .push_bind(row.status)
+                    .push_bind(row.input)
+                    .push_bind(row.output)
+                    .push_bind(row.error)
+                    .push_bind(row.model)
+                    .push_bind(row.input_tokens)
+                    .push_bind(row.output_tokens)
+                    .push_bind(row.total_tokens)
+                    .push_bind(row.cost)
+                    .push_bind(row.metadata);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        // The whole trace as it is now: stats, status and name follow from its steps.
+        let sql = format!("SELECT {STEP_COLUMNS} FROM steps WHERE trace_id = ? ORDER BY seq");
+        let steps = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(step_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let stats = agenttrace_core::stats::compute(&steps);
+        let status = agenttrace_core::stats::trace_status(&steps);
+        let ids: std::collections::HashSet<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+        let name = steps
+            .iter()
+            .find(|s| s.parent_id.as_deref().is_none_or(|p| !ids.contains(p)))
+            .map(|s| s.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| {
+                format!(
+                    "trace {}",
+                    merge.external_id.chars().take(8).collect::<String>()
+                )
+            });
+        for (key, value) in merge.metadata {
+            metadata.insert(key, value);
+        }
+        let session_id = merge.session_id.or(session_id);
+        sqlx::query(
+            "UPDATE traces SET name = ?, status = ?, start_us = ?, end_us = ?, duration_us = ?, \
+             step_count = ?, error_count = ?, input_tokens = ?, output_tokens = ?, \
+             total_tokens = ?, cost = ?, metadata = ?, session_id = ?, size_bytes = ?, \
+             redactions = ?, stats = ?, search_indexed = 0 WHERE id = ?",
+        )
+        .bind(&name)
+        .bind(status.as_str())
+        .bind(stats.start_us)
+        .bind(stats.end_us)
+        .bind(stats.duration_us)
+        .bind(i64::from(stats.step_count))
+        .bind(i64::from(stats.error_count))
+        .bind(to_i64(stats.usage.input_tokens))
+        .bind(to_i64(stats.usage.output_tokens))
+        .bind(to_i64(stats.usage.total_tokens))
+        .bind(stats.cost)
+        .bind(json_text(&metadata)?)
+        .bind(&session_id)
+        .bind(i64::try_from(size_bytes.saturating_add(merge.size_bytes)).unwrap_or(i64::MAX))
+        .bind(i64::try_from(redactions.saturating_add(merge.redactions)).unwrap_or(i64::MAX))
+        .bind(json_text(&stats)?)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if let Some(trace) = load_trace(&self.pool, &id).await? {
+            self.search.enqueue(id.clone(), Arc::new(trace)).await;
+        }
+        let record = fetch_record(&self.pool, &id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("merged trace {id} vanished")))?;
+        Ok(Merged { record, refused })
     }
 
     async fn get_outline(&self, trace_id: &str) -> Result<Vec<StepOutline>, StoreError> {

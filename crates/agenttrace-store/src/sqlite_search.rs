@@ -148,9 +148,15 @@ async fn index_one(pool: &SqlitePool, id: &str, trace: Arc<Trace>) -> Result<(),
 /// no words: the check and the write happen under the same write lock as deletes.
 async fn write_words(pool: &SqlitePool, id: &str, body: &str) -> Result<(), StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    // A trace that grows (spans merged in over several requests) is indexed again each time;
+    // jobs run in order, so the last words written are those of its latest state.
+    sqlx::query("DELETE FROM trace_search WHERE trace_id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO trace_search (trace_id, body) \
-         SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM traces WHERE id = ?1 AND search_indexed = 0)",
+         SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM traces WHERE id = ?1)",
     )
     .bind(id)
     .bind(body)
