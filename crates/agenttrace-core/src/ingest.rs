@@ -121,6 +121,13 @@ pub fn redact_trace(trace: &mut Trace, redactor: &Redactor) -> RedactionReport {
     report
 }
 
+/// Redacts steps that arrive on their own (spans merged into a trace later), in place.
+pub fn redact_loose_steps(steps: &mut [Step], redactor: &Redactor) -> RedactionReport {
+    let mut report = RedactionReport::default();
+    redact_steps(redactor, steps, 0, &mut report);
+    report
+}
+
 /// Traces with at least this many steps are redacted on two threads.
 const PARALLEL_REDACTION_STEPS: usize = 64;
 

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod dto;
 pub mod meta;
 pub mod openapi;
+pub mod otlp;
 pub mod projects;
 pub mod shares;
 pub mod traces;

@@ -137,7 +137,7 @@ pub async fn upload(
 
 /// Where an upload goes: the named project, or the caller's personal project (an API key's own
 /// project). The caller needs write access there.
-async fn target_project(
+pub(crate) async fn target_project(
     state: &AppState,
     principal: &Principal,
     requested: Option<&str>,

@@ -10,6 +10,7 @@ mod helpers;
 mod ingest;
 mod list;
 mod meta;
+mod otlp;
 mod redaction;
 mod rejections;
 mod ui;

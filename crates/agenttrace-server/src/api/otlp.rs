@@ -1,0 +1,174 @@
+//! OTLP/HTTP trace ingestion: `POST /v1/traces`, protobuf or JSON, as OpenTelemetry exporters
+//! send it. Spans of one trace may come in many requests, in any order and more than once; they
+//! merge into one trace (see `TraceStore::merge_steps`).
+
+use crate::api::traces::{log_redactions, target_project};
+use crate::app::AppState;
+use crate::principal::{Principal, deny_unless};
+use crate::problem::Problem;
+use agenttrace_core::ingest::redact_loose_steps;
+use agenttrace_core::otlp::{OtlpBatch, decode_json, decode_protobuf, to_batch};
+use agenttrace_store::MergeSteps;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
+use prost::Message;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// The two encodings OTLP/HTTP allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+fn encoding(headers: &HeaderMap) -> Option<Encoding> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match content_type.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Some(Encoding::Protobuf),
+        "application/json" => Some(Encoding::Json),
+        _ => None,
+    }
+}
+
+/// Where the spans go, when not the key's (or the user's personal) project.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExportParams {
+    project_id: Option<String>,
+}
+
+/// `POST /v1/traces`.
+pub async fn export(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<ExportParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let Some(encoding) = encoding(&headers) else {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "OTLP/HTTP takes `Content-Type: application/x-protobuf` or `application/json`",
+        ));
+    };
+    let project_id = target_project(&state, &principal, params.project_id.as_deref()).await?;
+    let access = principal.require(&state, &project_id, "project").await?;
+    deny_unless(access.write, &principal, "send traces to this project")?;
+
+    let size = body.len() as u64;
+    let decoded = tokio::task::spawn_blocking(move || match encoding {
+        Encoding::Protobuf => decode_protobuf(&body),
+        Encoding::Json => decode_json(&body),
+    })
+    .await
+    .map_err(|e| Problem::internal(&e))?;
+    let request =
+        decoded.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "bad-otlp", e.to_string()))?;
+    let OtlpBatch {
+        traces,
+        mut rejected_spans,
+        mut rejected_reasons,
+    } = to_batch(&request);
+    let span_total: usize = traces.iter().map(|t| t.steps.len()).sum();
+    let actor = principal.actor();
+    for mut trace in traces {
+        let redactor = state.redactor.clone();
+        let mut steps = std::mem::take(&mut trace.steps);
+        let (steps, report) = tokio::task::spawn_blocking(move || {
+            let report = redact_loose_steps(&mut steps, &redactor);
+            (steps, report)
+        })
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+        let mut metadata = Map::new();
+        for (key, value) in [
+            ("service.name", &trace.service_name),
+            ("user.id", &trace.user_id),
+        ] {
+            if let Some(value) = value {
+                metadata.insert(key.to_owned(), Value::String(value.clone()));
+            }
+        }
+        let count = steps.len() as u64;
+        let share = if span_total == 0 {
+            0
+        } else {
+            size.saturating_mul(count) / span_total as u64
+        };
+        let merged = state
+            .store
+            .merge_steps(MergeSteps {
+                project_id: &project_id,
+                external_id: &trace.trace_id,
+                source_format: "otlp",
+                steps,
+                session_id: trace.session_id.clone(),
+                metadata,
+                redactions: report.total,
+                size_bytes: share,
+                created_by: Some(&actor),
+                max_steps: state.limits.max_steps,
+            })
+            .await?;
+        log_redactions(&merged.record.id, &report);
+        state
+            .metrics
+            .ingested(count.saturating_sub(merged.refused), report.total);
+        if merged.refused > 0 {
+            rejected_spans += merged.refused;
+            rejected_reasons.push(format!(
+                "trace {} reached the limit of {} steps; {} spans were not stored",
+                trace.trace_id, state.limits.max_steps, merged.refused
+            ));
+        }
+    }
+    let message = rejected_reasons.join("; ");
+    Ok(answer(encoding, rejected_spans, &message))
+}
+
+/// The `ExportTraceServiceResponse`, in the request's encoding: empty when every span was
+/// taken, with `partial_success` otherwise.
+fn answer(encoding: Encoding, rejected_spans: u64, message: &str) -> Response {
+    let (content_type, body) = match encoding {
+        Encoding::Protobuf => {
+            let response = ExportTraceServiceResponse {
+                partial_success: (rejected_spans > 0).then(|| ExportTracePartialSuccess {
+                    rejected_spans: i64::try_from(rejected_spans).unwrap_or(i64::MAX),
+                    error_message: message.to_owned(),
+                }),
+            };
+            ("application/x-protobuf", response.encode_to_vec())
+        }
+        Encoding::Json => {
+            let value = if rejected_spans > 0 {
+                json!({"partialSuccess": {
+                    "rejectedSpans": rejected_spans.to_string(),
+                    "errorMessage": message,
+                }})
+            } else {
+                json!({})
+            };
+            ("application/json", value.to_string().into_bytes())
+        }
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
