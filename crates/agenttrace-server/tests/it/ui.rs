@@ -252,6 +252,7 @@ async fn an_empty_list_teaches_the_three_ways_in() {
     let (_, html, _) = page(&app, &cookie, "/").await;
     assert!(html.contains("No traces yet"), "{html}");
     assert!(html.contains("/api/v1/traces") && html.contains("/upload"));
+    assert!(html.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && html.contains("Bearer%20"));
 }
 
 /// The JSON data of a trace page.
