@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod limits;
 pub mod model;
 pub mod native;
+pub mod openai_agents;
 pub mod otlp;
 pub mod redact;
 pub mod stats;

@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/schema/trace.json", get(meta::trace_schema))
         .route("/api/v1/traces", get(traces::list).post(traces::upload))
         .route("/v1/traces", post(crate::api::otlp::export))
+        .route("/v1/traces/ingest", post(crate::api::otlp::openai_agents))
         .route(
             "/api/v1/traces/{id}",
             get(traces::get).delete(traces::delete),

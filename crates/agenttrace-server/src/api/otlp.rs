@@ -6,7 +6,9 @@ use crate::api::traces::{log_redactions, target_project};
 use crate::app::AppState;
 use crate::principal::{Principal, deny_unless};
 use crate::problem::Problem;
+use agenttrace_core::Step;
 use agenttrace_core::ingest::redact_loose_steps;
+use agenttrace_core::openai_agents::to_traces as agents_traces;
 use agenttrace_core::otlp::{OtlpBatch, decode_json, decode_protobuf, to_batch};
 use agenttrace_store::MergeSteps;
 use axum::body::Bytes;
@@ -84,16 +86,7 @@ pub async fn export(
         mut rejected_reasons,
     } = to_batch(&request);
     let span_total: usize = traces.iter().map(|t| t.steps.len()).sum();
-    let actor = principal.actor();
-    for mut trace in traces {
-        let redactor = state.redactor.clone();
-        let mut steps = std::mem::take(&mut trace.steps);
-        let (steps, report) = tokio::task::spawn_blocking(move || {
-            let report = redact_loose_steps(&mut steps, &redactor);
-            (steps, report)
-        })
-        .await
-        .map_err(|e| Problem::internal(&e))?;
+    for trace in traces {
         let mut metadata = Map::new();
         for (key, value) in [
             ("service.name", &trace.service_name),
@@ -103,41 +96,134 @@ pub async fn export(
                 metadata.insert(key.to_owned(), Value::String(value.clone()));
             }
         }
-        let count = steps.len() as u64;
-        let share = if span_total == 0 {
-            0
-        } else {
-            size.saturating_mul(count) / span_total as u64
-        };
-        let merged = state
-            .store
-            .merge_steps(MergeSteps {
+        let share = share_of(size, trace.steps.len(), span_total);
+        let refused = store_spans(
+            &state,
+            &principal,
+            Spans {
                 project_id: &project_id,
                 external_id: &trace.trace_id,
                 source_format: "otlp",
-                steps,
-                session_id: trace.session_id.clone(),
+                steps: trace.steps,
+                session_id: trace.session_id,
                 metadata,
-                redactions: report.total,
                 size_bytes: share,
-                created_by: Some(&actor),
-                max_steps: state.limits.max_steps,
-            })
-            .await?;
-        log_redactions(&merged.record.id, &report);
-        state
-            .metrics
-            .ingested(count.saturating_sub(merged.refused), report.total);
-        if merged.refused > 0 {
-            rejected_spans += merged.refused;
+            },
+        )
+        .await?;
+        if refused > 0 {
+            rejected_spans += refused;
             rejected_reasons.push(format!(
                 "trace {} reached the limit of {} steps; {} spans were not stored",
-                trace.trace_id, state.limits.max_steps, merged.refused
+                trace.trace_id, state.limits.max_steps, refused
             ));
         }
     }
     let message = rejected_reasons.join("; ");
     Ok(answer(encoding, rejected_spans, &message))
+}
+
+/// A request's bytes shared out over its traces by their number of spans.
+fn share_of(size: u64, spans: usize, total: usize) -> u64 {
+    if total == 0 {
+        0
+    } else {
+        size.saturating_mul(spans as u64) / total as u64
+    }
+}
+
+/// The spans of one trace from one request.
+pub(crate) struct Spans<'a> {
+    pub project_id: &'a str,
+    pub external_id: &'a str,
+    pub source_format: &'a str,
+    pub steps: Vec<Step>,
+    pub session_id: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub size_bytes: u64,
+}
+
+/// Redacts the spans and merges them into their trace; returns how many were refused for the
+/// step limit.
+pub(crate) async fn store_spans(
+    state: &AppState,
+    principal: &Principal,
+    spans: Spans<'_>,
+) -> Result<u64, Problem> {
+    let redactor = state.redactor.clone();
+    let mut steps = spans.steps;
+    let (steps, report) = tokio::task::spawn_blocking(move || {
+        let report = redact_loose_steps(&mut steps, &redactor);
+        (steps, report)
+    })
+    .await
+    .map_err(|e| Problem::internal(&e))?;
+    let count = steps.len() as u64;
+    let actor = principal.actor();
+    let merged = state
+        .store
+        .merge_steps(MergeSteps {
+            project_id: spans.project_id,
+            external_id: spans.external_id,
+            source_format: spans.source_format,
+            steps,
+            session_id: spans.session_id,
+            metadata: spans.metadata,
+            redactions: report.total,
+            size_bytes: spans.size_bytes,
+            created_by: Some(&actor),
+            max_steps: state.limits.max_steps,
+        })
+        .await?;
+    log_redactions(&merged.record.id, &report);
+    state
+        .metrics
+        .ingested(count.saturating_sub(merged.refused), report.total);
+    Ok(merged.refused)
+}
+
+/// `POST /v1/traces/ingest`: the OpenAI Agents SDK's trace exporter, pointed here.
+pub async fn openai_agents(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<ExportParams>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let project_id = target_project(&state, &principal, params.project_id.as_deref()).await?;
+    let access = principal.require(&state, &project_id, "project").await?;
+    deny_unless(access.write, &principal, "send traces to this project")?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    let (traces, skipped) = agents_traces(&value)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "not-agents-traces", e))?;
+    let total: usize = traces.iter().map(|t| t.steps.len()).sum();
+    let mut refused = 0;
+    for trace in traces {
+        let share = share_of(body.len() as u64, trace.steps.len(), total);
+        refused += store_spans(
+            &state,
+            &principal,
+            Spans {
+                project_id: &project_id,
+                external_id: &trace.trace_id,
+                source_format: "openai-agents",
+                steps: trace.steps,
+                session_id: trace.group_id,
+                metadata: Map::new(),
+                size_bytes: share,
+            },
+        )
+        .await?;
+    }
+    Ok(
+        axum::Json(json!({"accepted": total as u64 - refused, "refused": refused + skipped}))
+            .into_response(),
+    )
 }
 
 /// The `ExportTraceServiceResponse`, in the request's encoding: empty when every span was

@@ -303,3 +303,67 @@ async fn bad_requests_get_the_codes_exporters_act_on() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn the_openai_agents_exporter_lands_as_one_tree_under_its_workflow() {
+    let app = spawn_app().await;
+    let key = ingest_key(&app).await;
+    let send = |body: Value| {
+        let key = key.clone();
+        let url = app.url("/v1/traces/ingest");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("authorization", format!("Bearer {key}"))
+                .header("openai-beta", "traces=v1")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Spans as they end (children first), then the agent span and the trace item.
+    let first = send(json!({"data": [
+        {"object": "trace.span", "id": "span_fn", "trace_id": "trace_abc", "parent_id": "span_agent",
+         "started_at": "2026-12-04T10:00:01Z", "ended_at": "2026-12-04T10:00:01.5Z",
+         "span_data": {"type": "function", "name": "get_weather", "input": "{\"city\":\"Paris\"}", "output": null},
+         "error": {"message": "Error running tool (non-fatal)", "data": {"tool_name": "get_weather"}}},
+        {"object": "trace.span", "id": "span_gen", "trace_id": "trace_abc", "parent_id": "span_agent",
+         "started_at": "2026-12-04T10:00:00.1Z", "ended_at": "2026-12-04T10:00:00.9Z",
+         "span_data": {"type": "generation", "model": "gpt-4o-mini",
+                       "input": [{"role": "user", "content": "Weather in Paris?"}],
+                       "output": [{"role": "assistant", "content": "Let me check"}],
+                       "usage": {"input_tokens": 50, "output_tokens": 7}}}
+    ]}))
+    .await;
+    assert!(first.status().is_success(), "{}", first.status());
+    let second = send(json!({"data": [
+        {"object": "trace", "id": "trace_abc", "workflow_name": "Weather workflow", "group_id": "conv-7"},
+        {"object": "trace.span", "id": "span_agent", "trace_id": "trace_abc", "parent_id": null,
+         "started_at": "2026-12-04T10:00:00Z", "ended_at": "2026-12-04T10:00:02Z",
+         "span_data": {"type": "agent", "name": "Weather agent", "tools": ["get_weather"]}}
+    ]}))
+    .await;
+    assert!(second.status().is_success());
+    let trace = only_trace(&app).await;
+    assert_eq!(trace["name"], "Weather workflow");
+    assert_eq!(trace["source_format"], "openai-agents");
+    assert_eq!(trace["session_id"], "conv-7");
+    assert_eq!(trace["status"], "error");
+    let steps = trace["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4);
+    let parent_of = |id: &str| steps.iter().find(|s| s["id"] == id).unwrap()["parent_id"].clone();
+    assert_eq!(parent_of("span_agent"), "trace_abc");
+    assert_eq!(parent_of("span_gen"), "span_agent");
+    assert_eq!(parent_of("trace_abc"), Value::Null);
+    let generation = steps.iter().find(|s| s["id"] == "span_gen").unwrap();
+    assert_eq!(generation["kind"], "llm");
+    assert_eq!(generation["usage"]["output_tokens"], 7);
+    let tool = steps.iter().find(|s| s["id"] == "span_fn").unwrap();
+    assert_eq!(tool["kind"], "tool");
+    assert_eq!(tool["input"]["city"], "Paris");
+    assert_eq!(tool["error"]["message"], "Error running tool (non-fatal)");
+
+    let bad = send(json!({"items": []})).await;
+    assert_eq!(bad.status(), 400);
+}
