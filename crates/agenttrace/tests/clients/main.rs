@@ -223,3 +223,67 @@ async fn the_opentelemetry_sdk_exports_protobuf_and_json_to_v1_traces() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_openai_agents_sdk_exports_its_runs_to_v1_traces_ingest() {
+    let Some(python) = python() else {
+        return;
+    };
+    let server = serve();
+    let (token, key) = account(&server.url).await;
+    let output = Command::new(python)
+        .arg(repo().join("tests/clients/openai_agents_sdk.py"))
+        .env("AGENTTRACE_URL", &server.url)
+        .env("AGENTTRACE_KEY", &key)
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("final: The answer is 3"), "{said}");
+
+    let traces = traces(&server.url, &token).await;
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    let trace = &traces[0];
+    assert_eq!(trace["name"], "calc-flow");
+    assert_eq!(trace["source_format"], "openai-agents");
+    assert_eq!(trace["session_id"], "sess-1");
+    assert_eq!(trace["status"], "error", "a tool failed");
+    let steps = trace["steps"].as_array().unwrap();
+    let root = steps.iter().find(|s| s["parent_id"].is_null()).unwrap();
+    assert_eq!(root["name"], "calc-flow");
+    let agent = steps
+        .iter()
+        .find(|s| s["kind"] == "agent" && s["name"] == "Calc")
+        .unwrap();
+    let generations: Vec<&Value> = steps.iter().filter(|s| s["kind"] == "llm").collect();
+    assert_eq!(generations.len(), 2, "{trace}");
+    assert!(generations.iter().all(|g| g["model"] == "scripted-gpt"));
+    assert!(generations.iter().all(|g| g["usage"]["input_tokens"] == 10));
+    let tool = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["kind"] == "tool" && s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} step in {trace}"))
+    };
+    assert_eq!(tool("add")["input"], json!({"a": 1, "b": 2}));
+    assert_eq!(tool("add")["status"], "ok");
+    assert_eq!(tool("explode")["status"], "error");
+    assert!(tool("explode")["error"]["message"].is_string());
+    // Everything hangs under the workflow, through the agent.
+    let ids: Vec<&Value> = steps.iter().map(|s| &s["id"]).collect();
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["parent_id"].is_null() || ids.contains(&&s["parent_id"]))
+    );
+    assert!(
+        generations
+            .iter()
+            .all(|g| g["parent_id"] == agent["id"] || g["parent_id"] != Value::Null)
+    );
+}
