@@ -282,8 +282,7 @@ async fn the_openai_agents_sdk_exports_its_runs_to_v1_traces_ingest() {
             .all(|s| s["parent_id"].is_null() || ids.contains(&&s["parent_id"]))
     );
     assert!(
-        generations
-            .iter()
-            .all(|g| g["parent_id"] == agent["id"] || g["parent_id"] != Value::Null)
+        !agent["parent_id"].is_null(),
+        "the agent hangs under the workflow"
     );
 }
