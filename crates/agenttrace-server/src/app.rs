@@ -134,7 +134,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         // Outside the handlers' size checks, so that the limits apply to the decompressed
         // bytes: a small gzip body that inflates past the limit is refused with 413.
-        .layer(RequestDecompressionLayer::new().gzip(true))
+        .layer(RequestDecompressionLayer::new().gzip(true).deflate(true))
         // Before decompression: an encoding we cannot read gets a problem that names it.
         .layer(middleware::from_fn(refuse_unknown_encoding))
         // Cuts a request that takes too long (a client that stalls mid-body), so it can hold
@@ -174,7 +174,8 @@ pub fn router(state: AppState) -> Router {
         ))
 }
 
-/// Refuses a `Content-Encoding` other than gzip (or identity) with a problem that says so.
+/// Refuses a `Content-Encoding` other than gzip or deflate (or identity) with a problem that
+/// says so.
 async fn refuse_unknown_encoding(request: Request, next: Next) -> Response {
     let unknown = request
         .headers()
@@ -182,13 +183,13 @@ async fn refuse_unknown_encoding(request: Request, next: Next) -> Response {
         .iter()
         .flat_map(|v| v.to_str().unwrap_or("?").split(','))
         .map(|e| e.trim().to_ascii_lowercase())
-        .find(|e| !matches!(e.as_str(), "gzip" | "x-gzip" | "identity" | ""));
+        .find(|e| !matches!(e.as_str(), "gzip" | "x-gzip" | "deflate" | "identity" | ""));
     match unknown {
         Some(encoding) => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-encoding",
             format!(
-                "Content-Encoding {:?} is not supported: send the body uncompressed or with gzip",
+                "Content-Encoding {:?} is not supported: send the body uncompressed, or with gzip or deflate",
                 encoding.chars().take(40).collect::<String>()
             ),
         )

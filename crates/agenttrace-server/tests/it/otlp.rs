@@ -367,3 +367,25 @@ async fn the_openai_agents_exporter_lands_as_one_tree_under_its_workflow() {
     let bad = send(json!({"items": []})).await;
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test]
+async fn deflate_bodies_are_read_as_otlp_exporters_send_them() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    let key = ingest_key(&app).await;
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(&request(vec![span(1, None, "deflated root", vec![])]))
+        .unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url("/v1/traces"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "deflate")
+        .body(encoder.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(only_trace(&app).await["name"], "deflated root");
+}
