@@ -10,7 +10,7 @@ use agenttrace_core::Step;
 use agenttrace_core::ingest::redact_loose_steps;
 use agenttrace_core::openai_agents::to_traces as agents_traces;
 use agenttrace_core::otlp::{OtlpBatch, decode_json, decode_protobuf, to_batch};
-use agenttrace_store::MergeSteps;
+use agenttrace_store::{MergeSteps, Merged};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -110,7 +110,8 @@ pub async fn export(
                 size_bytes: share,
             },
         )
-        .await?;
+        .await?
+        .refused;
         if refused > 0 {
             rejected_spans += refused;
             rejected_reasons.push(format!(
@@ -143,13 +144,13 @@ pub(crate) struct Spans<'a> {
     pub size_bytes: u64,
 }
 
-/// Redacts the spans and merges them into their trace; returns how many were refused for the
-/// step limit.
+/// Redacts the spans and merges them into their trace; says what was stored and how many spans
+/// were refused for the step limit.
 pub(crate) async fn store_spans(
     state: &AppState,
     principal: &Principal,
     spans: Spans<'_>,
-) -> Result<u64, Problem> {
+) -> Result<Merged, Problem> {
     let redactor = state.redactor.clone();
     let mut steps = spans.steps;
     let (steps, report) = tokio::task::spawn_blocking(move || {
@@ -179,7 +180,92 @@ pub(crate) async fn store_spans(
     state
         .metrics
         .ingested(count.saturating_sub(merged.refused), report.total);
-    Ok(merged.refused)
+    Ok(merged)
+}
+
+/// Whether an uploaded file is an OTLP/JSON export (one request, or one per line) rather than
+/// a native trace.
+pub(crate) fn looks_like_otlp_json(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        && memchr_find(head, b"\"resourceSpans\"")
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Stores an uploaded OTLP/JSON export: each request (a line, or the whole file) decoded, its
+/// traces merged like spans sent to `/v1/traces`. Returns the traces stored, in order.
+pub(crate) async fn store_otlp_file(
+    state: &AppState,
+    principal: &Principal,
+    project_id: &str,
+    bytes: &[u8],
+) -> Result<(Vec<agenttrace_store::TraceRecord>, u64), Problem> {
+    let whole = decode_json(bytes);
+    let requests = match whole {
+        Ok(request) => vec![request],
+        Err(whole_error) => {
+            let mut requests = Vec::new();
+            for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                let request = decode_json(line).map_err(|e| {
+                    let mut problem = Problem::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "not-a-trace",
+                        format!("this looks like an OTLP/JSON export, but it is not one ({whole_error}); line {}: {e}", n + 1),
+                    );
+                    problem.line = Some(n + 1);
+                    problem
+                })?;
+                requests.push(request);
+            }
+            requests
+        }
+    };
+    let mut stored: Vec<agenttrace_store::TraceRecord> = Vec::new();
+    let mut refused = 0;
+    for request in &requests {
+        let batch = to_batch(request);
+        refused += batch.rejected_spans;
+        let total: usize = batch.traces.iter().map(|t| t.steps.len()).sum();
+        for trace in batch.traces {
+            let mut metadata = Map::new();
+            if let Some(service) = &trace.service_name {
+                metadata.insert("service.name".to_owned(), Value::String(service.clone()));
+            }
+            let merged = store_spans(
+                state,
+                principal,
+                Spans {
+                    project_id,
+                    external_id: &trace.trace_id,
+                    source_format: "otlp",
+                    size_bytes: share_of(bytes.len() as u64, trace.steps.len(), total),
+                    steps: trace.steps,
+                    session_id: trace.session_id,
+                    metadata,
+                },
+            )
+            .await?;
+            refused += merged.refused;
+            match stored.iter_mut().find(|r| r.id == merged.record.id) {
+                Some(earlier) => *earlier = merged.record,
+                None => stored.push(merged.record),
+            }
+        }
+    }
+    if stored.is_empty() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-a-trace",
+            "the OTLP/JSON export holds no spans",
+        ));
+    }
+    Ok((stored, refused))
 }
 
 /// `POST /v1/traces/ingest`: the OpenAI Agents SDK's trace exporter, pointed here.
@@ -218,7 +304,8 @@ pub async fn openai_agents(
                 size_bytes: share,
             },
         )
-        .await?;
+        .await?
+        .refused;
     }
     Ok(
         axum::Json(json!({"accepted": total as u64 - refused, "refused": refused + skipped}))

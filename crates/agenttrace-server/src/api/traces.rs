@@ -74,6 +74,15 @@ pub async fn upload(
     )
     .await?;
     let read_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if crate::api::otlp::looks_like_otlp_json(&upload.bytes) {
+        let (stored, refused) =
+            crate::api::otlp::store_otlp_file(&state, &principal, &project_id, &upload.bytes)
+                .await?;
+        return Ok(created_response(
+            &stored[0],
+            otlp_warnings(&stored, refused),
+        ));
+    }
     let limits = state.limits;
     let redactor = state.redactor.clone();
     let prepared = tokio::task::spawn_blocking(move || {
@@ -112,6 +121,18 @@ pub async fn upload(
         store_ms = started.elapsed().as_secs_f64() * 1000.0 - read_ms - prepare_ms,
         "trace stored"
     );
+    let warnings = warnings
+        .into_iter()
+        .map(|w| WarningDto {
+            pointer: w.pointer,
+            message: w.message,
+        })
+        .collect();
+    Ok(created_response(&record, warnings))
+}
+
+/// The `201` of an upload.
+fn created_response(record: &TraceRecord, warnings: Vec<WarningDto>) -> Response {
     let body = Created {
         id: record.id.clone(),
         name: record.name.clone(),
@@ -119,20 +140,38 @@ pub async fn upload(
         errors: record.stats.error_count,
         redactions: record.redactions,
         url: trace_url(&record.id),
-        warnings: warnings
-            .into_iter()
-            .map(|w| WarningDto {
-                pointer: w.pointer,
-                message: w.message,
-            })
-            .collect(),
+        warnings,
     };
     let location = format!("/api/v1/traces/{}", record.id);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
-    Ok(response)
+    response
+}
+
+/// What an OTLP export's upload says besides the first trace: the others it held, and refused
+/// spans.
+fn otlp_warnings(stored: &[TraceRecord], refused: u64) -> Vec<WarningDto> {
+    let mut warnings: Vec<WarningDto> = stored
+        .iter()
+        .skip(1)
+        .map(|other| WarningDto {
+            pointer: String::new(),
+            message: format!(
+                "the export also held the trace {:?}, stored as {}",
+                other.name,
+                trace_url(&other.id)
+            ),
+        })
+        .collect();
+    if refused > 0 {
+        warnings.push(WarningDto {
+            pointer: String::new(),
+            message: format!("{refused} spans were not stored (a malformed id, or the step limit)"),
+        });
+    }
+    warnings
 }
 
 /// Where an upload goes: the named project, or the caller's personal project (an API key's own

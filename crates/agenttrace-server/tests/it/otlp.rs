@@ -389,3 +389,50 @@ async fn deflate_bodies_are_read_as_otlp_exporters_send_them() {
     assert_eq!(response.status(), 200);
     assert_eq!(only_trace(&app).await["name"], "deflated root");
 }
+
+fn otlp_json_line(trace: &str, span: &str, parent: &str, name: &str) -> String {
+    json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": trace, "spanId": span, "parentSpanId": parent, "name": name,
+        "startTimeUnixNano": "1764000000000000000", "endTimeUnixNano": "1764000000500000000",
+        "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}}]}]}]}]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn an_uploaded_otlp_json_export_is_recognised_by_its_shape() {
+    let app = spawn_app().await;
+    let one = "0af7651916cd43dd8448eb211c80319c";
+    let two = "1bf7651916cd43dd8448eb211c80319c";
+    // One request per line, as a collector's file exporter writes them; children first.
+    let file = [
+        otlp_json_line(one, "00f067aa0ba902b7", "00f067aa0ba902b6", "child"),
+        otlp_json_line(one, "00f067aa0ba902b6", "", "root of one"),
+        otlp_json_line(two, "10f067aa0ba902b6", "", "root of two"),
+    ]
+    .join("\n");
+    // A native upload still goes the native way.
+    let native = app
+        .upload_ok(&json!({"name": "native", "steps": [{"id": "a"}]}))
+        .await;
+    assert_eq!(
+        app.trace(native["id"].as_str().unwrap()).await["source_format"],
+        "native"
+    );
+    let response = app.upload_json(file.into_bytes()).await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["name"], "root of one");
+    assert_eq!(body["steps"], 2);
+    let warnings = body["warnings"].as_array().unwrap();
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("root of two"),
+        "{body}"
+    );
+    let trace = app.trace(body["id"].as_str().unwrap()).await;
+    assert_eq!(trace["source_format"], "otlp");
+    assert_eq!(trace["steps"][0]["parent_id"], "00f067aa0ba902b6");
+    assert_eq!(trace["steps"][0]["kind"], "llm");
+}
