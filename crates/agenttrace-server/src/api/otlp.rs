@@ -183,6 +183,78 @@ pub(crate) async fn store_spans(
     Ok(merged)
 }
 
+/// Whether an uploaded file is an OpenAI Agents JSONL dump: lines of trace and span items.
+pub(crate) fn looks_like_agents_jsonl(bytes: &[u8]) -> bool {
+    let Some(first) = bytes
+        .split(|b| *b == b'\n')
+        .find(|line| !line.iter().all(u8::is_ascii_whitespace))
+    else {
+        return false;
+    };
+    serde_json::from_slice::<Value>(first).is_ok_and(|item| {
+        matches!(
+            item.get("object").and_then(Value::as_str),
+            Some("trace" | "trace.span")
+        )
+    })
+}
+
+/// Stores an uploaded OpenAI Agents JSONL dump, trace by trace.
+pub(crate) async fn store_agents_file(
+    state: &AppState,
+    principal: &Principal,
+    project_id: &str,
+    bytes: &[u8],
+) -> Result<(Vec<agenttrace_store::TraceRecord>, u64), Problem> {
+    let mut items = Vec::new();
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let item: Value = serde_json::from_slice(line).map_err(|e| {
+            let mut problem = Problem::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                format!("line {} of the OpenAI Agents dump is not JSON: {e}", n + 1),
+            );
+            problem.line = Some(n + 1);
+            problem
+        })?;
+        items.push(item);
+    }
+    let (traces, skipped) = agents_traces(&json!({ "data": items }))
+        .map_err(|e| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "not-a-trace", e))?;
+    let total: usize = traces.iter().map(|t| t.steps.len()).sum();
+    let mut stored = Vec::new();
+    let mut refused = skipped;
+    for trace in traces {
+        let merged = store_spans(
+            state,
+            principal,
+            Spans {
+                project_id,
+                external_id: &trace.trace_id,
+                source_format: "openai-agents",
+                size_bytes: share_of(bytes.len() as u64, trace.steps.len(), total),
+                steps: trace.steps,
+                session_id: trace.group_id,
+                metadata: Map::new(),
+            },
+        )
+        .await?;
+        refused += merged.refused;
+        stored.push(merged.record);
+    }
+    if stored.is_empty() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-a-trace",
+            "the OpenAI Agents dump holds no trace or span items",
+        ));
+    }
+    Ok((stored, refused))
+}
+
 /// Whether an uploaded file is an OTLP/JSON export (one request, or one per line) rather than
 /// a native trace.
 pub(crate) fn looks_like_otlp_json(bytes: &[u8]) -> bool {

@@ -83,6 +83,15 @@ pub async fn upload(
             otlp_warnings(&stored, refused),
         ));
     }
+    if crate::api::otlp::looks_like_agents_jsonl(&upload.bytes) {
+        let (stored, refused) =
+            crate::api::otlp::store_agents_file(&state, &principal, &project_id, &upload.bytes)
+                .await?;
+        return Ok(created_response(
+            &stored[0],
+            otlp_warnings(&stored, refused),
+        ));
+    }
     let limits = state.limits;
     let redactor = state.redactor.clone();
     let prepared = tokio::task::spawn_blocking(move || {

@@ -436,3 +436,25 @@ async fn an_uploaded_otlp_json_export_is_recognised_by_its_shape() {
     assert_eq!(trace["steps"][0]["parent_id"], "00f067aa0ba902b6");
     assert_eq!(trace["steps"][0]["kind"], "llm");
 }
+
+#[tokio::test]
+async fn an_uploaded_openai_agents_dump_is_recognised_by_its_shape() {
+    let app = spawn_app().await;
+    let lines = [
+        json!({"object": "trace", "id": "trace_dump", "workflow_name": "Dumped workflow"}),
+        json!({"object": "trace.span", "id": "span_a", "trace_id": "trace_dump", "parent_id": null,
+               "started_at": "2026-12-04T10:00:00Z", "ended_at": "2026-12-04T10:00:01Z",
+               "span_data": {"type": "agent", "name": "Helper"}}),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect::<Vec<_>>()
+    .join("\n");
+    let response = app.upload_json(lines.into_bytes()).await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["name"], "Dumped workflow");
+    assert_eq!(body["steps"], 2);
+    let trace = app.trace(body["id"].as_str().unwrap()).await;
+    assert_eq!(trace["source_format"], "openai-agents");
+}
