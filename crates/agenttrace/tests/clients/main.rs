@@ -286,3 +286,66 @@ async fn the_openai_agents_sdk_exports_its_runs_to_v1_traces_ingest() {
         "the agent hangs under the workflow"
     );
 }
+
+#[tokio::test]
+async fn openinference_langchain_spans_become_a_readable_agent_run() {
+    let Some(python) = python() else {
+        return;
+    };
+    let server = serve();
+    let (token, key) = account(&server.url).await;
+    let output = Command::new(python)
+        .arg(repo().join("tests/clients/openinference_langchain.py"))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &server.url)
+        .env(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            format!("Authorization=Bearer%20{key}"),
+        )
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("final: The answer is 3"), "{said}");
+
+    let traces = traces(&server.url, &token).await;
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    let trace = &traces[0];
+    assert_eq!(trace["name"], "agent");
+    assert_eq!(trace["metadata"]["service.name"], "langchain-agent");
+    let steps = trace["steps"].as_array().unwrap();
+    let root = steps.iter().find(|s| s["parent_id"].is_null()).unwrap();
+    assert_eq!(root["kind"], "agent");
+    let llms: Vec<&Value> = steps.iter().filter(|s| s["kind"] == "llm").collect();
+    assert_eq!(llms.len(), 2, "{trace}");
+    assert!(llms.iter().all(|l| l["model"] == "fake-gpt-4"));
+    let tokens: Vec<&Value> = llms.iter().map(|l| &l["usage"]["total_tokens"]).collect();
+    assert!(
+        tokens.contains(&&json!(19)) && tokens.contains(&&json!(25)),
+        "{tokens:?}"
+    );
+    assert!(
+        llms.iter()
+            .any(|l| l["input"].to_string().contains("what is 1+2?")),
+        "the prompt is readable: {trace}"
+    );
+    let tool = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["kind"] == "tool" && s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} tool in {trace}"))
+    };
+    assert_eq!(tool("add")["status"], "ok");
+    assert!(tool("add")["output"].to_string().contains('3'));
+    assert_eq!(tool("explode")["status"], "error");
+    assert!(
+        tool("explode")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tool exploded")
+    );
+    assert_eq!(trace["status"], "error");
+}
