@@ -126,6 +126,24 @@ try {
     await shot(page, '03-upload-done');
   });
 
+  await step('upload by dropping a file on the drop zone', async () => {
+    const dropped = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      const doc = { name: 'dropped run', steps: [{ id: 'a', type: 'llm', name: 'only step' }] };
+      transfer.items.add(new File([JSON.stringify(doc)], 'dropped.json', { type: 'application/json' }));
+      return transfer;
+    });
+    await page.dispatchEvent('#dropzone', 'dragover', { dataTransfer: dropped });
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dropped });
+    const link = page.locator('.uploads li.done a', { hasText: 'dropped run' });
+    await link.waitFor();
+    // It goes away again, so the list below has the two runs it expects.
+    const id = decodeURIComponent((await link.getAttribute('href')).split('/').pop());
+    const csrf = await page.getAttribute('meta[name="csrf-token"]', 'content');
+    const gone = await page.request.delete(`${base}/api/v1/traces/${encodeURIComponent(id)}`, { headers: { 'x-csrf-token': csrf, origin: base } });
+    assert.equal(gone.status(), 204);
+  });
+
   await step('upload pasted JSON, and see a bad paste explained', async () => {
     await page.click('#paste-box summary');
     await page.fill('#paste', '{"steps": [{"id": "a"}, {"id": "a"}]}');

@@ -258,37 +258,7 @@ impl TraceStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
 
-        for chunk in trace.steps.chunks(STEP_ROWS_PER_INSERT) {
-            let rows = chunk
-                .iter()
-                .map(StepRow::from_step)
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut insert = QueryBuilder::<Sqlite>::new(format!(
-                "INSERT INTO steps (trace_id, {STEP_COLUMNS}) "
-            ));
-            insert.push_values(rows, |mut b, row| {
-                b.push_bind(&id)
-                    .push_bind(row.seq)
-                    .push_bind(row.step_id)
-                    .push_bind(row.parent_id)
-                    .push_bind(row.kind)
-                    .push_bind(row.name)
-                    .push_bind(row.start_us)
-                    .push_bind(row.end_us)
-                    .push_bind(row.duration_us)
-                    .push_bind(row.status)
-                    .push_bind(row.input)
-                    .push_bind(row.output)
-                    .push_bind(row.error)
-                    .push_bind(row.model)
-                    .push_bind(row.input_tokens)
-                    .push_bind(row.output_tokens)
-                    .push_bind(row.total_tokens)
-                    .push_bind(row.cost)
-                    .push_bind(row.metadata);
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
+        insert_steps(&mut tx, &id, &trace.steps).await?;
         tx.commit().await?;
         self.search.enqueue(id.clone(), Arc::clone(new.trace)).await;
 
@@ -536,37 +506,7 @@ impl TraceStore for SqliteStore {
                 fresh.push(step);
             }
         }
-        for chunk in fresh.chunks(STEP_ROWS_PER_INSERT) {
-            let rows = chunk
-                .iter()
-                .map(StepRow::from_step)
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut insert = QueryBuilder::<Sqlite>::new(format!(
-                "INSERT INTO steps (trace_id, {STEP_COLUMNS}) "
-            ));
-            insert.push_values(rows, |mut b, row| {
-                b.push_bind(&id)
-                    .push_bind(row.seq)
-                    .push_bind(row.step_id)
-                    .push_bind(row.parent_id)
-                    .push_bind(row.kind)
-                    .push_bind(row.name)
-                    .push_bind(row.start_us)
-                    .push_bind(row.end_us)
-                    .push_bind(row.duration_us)
-                    .push_bind(row.status)
-                    .push_bind(row.input)
-                    .push_bind(row.output)
-                    .push_bind(row.error)
-                    .push_bind(row.model)
-                    .push_bind(row.input_tokens)
-                    .push_bind(row.output_tokens)
-                    .push_bind(row.total_tokens)
-                    .push_bind(row.cost)
-                    .push_bind(row.metadata);
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
+        insert_steps(&mut tx, &id, &fresh).await?;
         // The whole trace as it is now: stats, status and name follow from its steps.
         let sql = format!("SELECT {STEP_COLUMNS} FROM steps WHERE trace_id = ? ORDER BY seq");
         let steps = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -620,9 +560,21 @@ impl TraceStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        if let Some(trace) = load_trace(&self.pool, &id).await? {
-            self.search.enqueue(id.clone(), Arc::new(trace)).await;
-        }
+        // The search words come from the steps already read, not from a second read.
+        let indexed = Trace {
+            name,
+            description: None,
+            source_format: merge.source_format.to_owned(),
+            status,
+            tags: Vec::new(),
+            metadata,
+            session_id,
+            steps,
+            stats,
+            size_bytes: 0,
+            redactions: 0,
+        };
+        self.search.enqueue(id.clone(), Arc::new(indexed)).await;
         let record = fetch_record(&self.pool, &id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("merged trace {id} vanished")))?;
@@ -775,6 +727,45 @@ async fn fetch_record(pool: &SqlitePool, id: &str) -> Result<Option<TraceRecord>
         .fetch_optional(pool)
         .await?;
     row.as_ref().map(trace_from_row).transpose()
+}
+
+/// Inserts steps of a trace, many rows per statement.
+async fn insert_steps(
+    conn: &mut sqlx::SqliteConnection,
+    trace_id: &str,
+    steps: &[Step],
+) -> Result<(), StoreError> {
+    for chunk in steps.chunks(STEP_ROWS_PER_INSERT) {
+        let rows = chunk
+            .iter()
+            .map(StepRow::from_step)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut insert =
+            QueryBuilder::<Sqlite>::new(format!("INSERT INTO steps (trace_id, {STEP_COLUMNS}) "));
+        insert.push_values(rows, |mut b, row| {
+            b.push_bind(trace_id)
+                .push_bind(row.seq)
+                .push_bind(row.step_id)
+                .push_bind(row.parent_id)
+                .push_bind(row.kind)
+                .push_bind(row.name)
+                .push_bind(row.start_us)
+                .push_bind(row.end_us)
+                .push_bind(row.duration_us)
+                .push_bind(row.status)
+                .push_bind(row.input)
+                .push_bind(row.output)
+                .push_bind(row.error)
+                .push_bind(row.model)
+                .push_bind(row.input_tokens)
+                .push_bind(row.output_tokens)
+                .push_bind(row.total_tokens)
+                .push_bind(row.cost)
+                .push_bind(row.metadata);
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 async fn fetch_steps(pool: &SqlitePool, trace_id: &str) -> Result<Vec<Step>, StoreError> {

@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 use serde::Deserialize;
@@ -80,12 +80,35 @@ pub async fn export(
     .map_err(|e| Problem::internal(&e))?;
     let request =
         decoded.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "bad-otlp", e.to_string()))?;
+    let stored = store_otlp_request(&state, &principal, &project_id, &request, size).await?;
+    let message = stored.rejected_reasons.join("; ");
+    Ok(answer(encoding, stored.rejected_spans, &message))
+}
+
+/// What one OTLP request stored.
+pub(crate) struct StoredRequest {
+    /// The traces it touched, in order.
+    pub records: Vec<agenttrace_store::TraceRecord>,
+    pub rejected_spans: u64,
+    pub rejected_reasons: Vec<String>,
+}
+
+/// Maps one decoded request's spans to steps and merges them into their traces: what both
+/// `/v1/traces` and an uploaded OTLP/JSON export do.
+async fn store_otlp_request(
+    state: &AppState,
+    principal: &Principal,
+    project_id: &str,
+    request: &ExportTraceServiceRequest,
+    size: u64,
+) -> Result<StoredRequest, Problem> {
     let OtlpBatch {
         traces,
         mut rejected_spans,
         mut rejected_reasons,
-    } = to_batch(&request);
+    } = to_batch(request);
     let span_total: usize = traces.iter().map(|t| t.steps.len()).sum();
+    let mut records = Vec::with_capacity(traces.len());
     for trace in traces {
         let mut metadata = Map::new();
         for (key, value) in [
@@ -96,32 +119,34 @@ pub async fn export(
                 metadata.insert(key.to_owned(), Value::String(value.clone()));
             }
         }
-        let share = share_of(size, trace.steps.len(), span_total);
-        let refused = store_spans(
-            &state,
-            &principal,
+        let merged = store_spans(
+            state,
+            principal,
             Spans {
-                project_id: &project_id,
+                project_id,
                 external_id: &trace.trace_id,
                 source_format: "otlp",
+                size_bytes: share_of(size, trace.steps.len(), span_total),
                 steps: trace.steps,
                 session_id: trace.session_id,
                 metadata,
-                size_bytes: share,
             },
         )
-        .await?
-        .refused;
-        if refused > 0 {
-            rejected_spans += refused;
+        .await?;
+        if merged.refused > 0 {
+            rejected_spans += merged.refused;
             rejected_reasons.push(format!(
                 "trace {} reached the limit of {} steps; {} spans were not stored",
-                trace.trace_id, state.limits.max_steps, refused
+                trace.trace_id, state.limits.max_steps, merged.refused
             ));
         }
+        records.push(merged.record);
     }
-    let message = rejected_reasons.join("; ");
-    Ok(answer(encoding, rejected_spans, &message))
+    Ok(StoredRequest {
+        records,
+        rejected_spans,
+        rejected_reasons,
+    })
 }
 
 /// A request's bytes shared out over its traces by their number of spans.
@@ -183,14 +208,26 @@ pub(crate) async fn store_spans(
     Ok(merged)
 }
 
-/// Whether an uploaded file is an OpenAI Agents JSONL dump: lines of trace and span items.
+/// The start of an upload that shape checks look at: enough for the first keys of a document.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// Whether an uploaded file is an OpenAI Agents JSONL dump: lines of trace and span items. Only
+/// a first line that names its `object` near its start is parsed, so a native trace (one big
+/// line, maybe) is not read twice.
 pub(crate) fn looks_like_agents_jsonl(bytes: &[u8]) -> bool {
-    let Some(first) = bytes
-        .split(|b| *b == b'\n')
-        .find(|line| !line.iter().all(u8::is_ascii_whitespace))
-    else {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let rest = &bytes[start..];
+    let first = rest.split(|b| *b == b'\n').next().unwrap_or_default();
+    let head = &first[..first.len().min(SNIFF_BYTES)];
+    if first.len() > SNIFF_BYTES
+        || head.first() != Some(&b'{')
+        || memchr::memmem::find(head, b"\"object\"").is_none()
+    {
         return false;
-    };
+    }
     serde_json::from_slice::<Value>(first).is_ok_and(|item| {
         matches!(
             item.get("object").and_then(Value::as_str),
@@ -258,13 +295,9 @@ pub(crate) async fn store_agents_file(
 /// Whether an uploaded file is an OTLP/JSON export (one request, or one per line) rather than
 /// a native trace.
 pub(crate) fn looks_like_otlp_json(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(64 * 1024)];
+    let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
     head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-        && memchr_find(head, b"\"resourceSpans\"")
-}
-
-fn memchr_find(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+        && memchr::memmem::find(head, b"\"resourceSpans\"").is_some()
 }
 
 /// Stores an uploaded OTLP/JSON export: each request (a line, or the whole file) decoded, its
@@ -300,33 +333,14 @@ pub(crate) async fn store_otlp_file(
     };
     let mut stored: Vec<agenttrace_store::TraceRecord> = Vec::new();
     let mut refused = 0;
+    let per_request = bytes.len() as u64 / requests.len().max(1) as u64;
     for request in &requests {
-        let batch = to_batch(request);
-        refused += batch.rejected_spans;
-        let total: usize = batch.traces.iter().map(|t| t.steps.len()).sum();
-        for trace in batch.traces {
-            let mut metadata = Map::new();
-            if let Some(service) = &trace.service_name {
-                metadata.insert("service.name".to_owned(), Value::String(service.clone()));
-            }
-            let merged = store_spans(
-                state,
-                principal,
-                Spans {
-                    project_id,
-                    external_id: &trace.trace_id,
-                    source_format: "otlp",
-                    size_bytes: share_of(bytes.len() as u64, trace.steps.len(), total),
-                    steps: trace.steps,
-                    session_id: trace.session_id,
-                    metadata,
-                },
-            )
-            .await?;
-            refused += merged.refused;
-            match stored.iter_mut().find(|r| r.id == merged.record.id) {
-                Some(earlier) => *earlier = merged.record,
-                None => stored.push(merged.record),
+        let done = store_otlp_request(state, principal, project_id, request, per_request).await?;
+        refused += done.rejected_spans;
+        for record in done.records {
+            match stored.iter_mut().find(|r| r.id == record.id) {
+                Some(earlier) => *earlier = record,
+                None => stored.push(record),
             }
         }
     }

@@ -147,13 +147,11 @@ async fn to_sign_in(state: &AppState, uri: &Uri) -> Response {
         .path_and_query()
         .map_or("/", |pq| pq.as_str())
         .to_owned();
-    let first_run = state
-        .store
-        .user_count()
-        .await
-        .map(|n| n == 0)
-        .unwrap_or(false);
-    let page = if first_run { "/register" } else { "/login" };
+    let page = if first_run(state).await {
+        "/register"
+    } else {
+        "/login"
+    };
     if back == "/" {
         Redirect::to(page).into_response()
     } else {
@@ -188,6 +186,41 @@ struct LoginPage {
     email: String,
 }
 
+/// Whether the instance has no account yet (the first one becomes its admin).
+async fn first_run(state: &AppState) -> bool {
+    state
+        .store
+        .user_count()
+        .await
+        .map(|n| n == 0)
+        .unwrap_or(false)
+}
+
+/// The sign-in or registration form, with what went wrong and what was typed.
+fn auth_form(
+    status: StatusCode,
+    state: &AppState,
+    register: bool,
+    first_run: bool,
+    error: Option<String>,
+    next: String,
+    email: String,
+) -> Response {
+    let page = if register { "register" } else { "login" };
+    render(
+        status,
+        &LoginPage {
+            l: Layout::signed_out(page),
+            first_run,
+            register,
+            registration_open: state.registration_open,
+            error,
+            next,
+            email,
+        },
+    )
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct NextParam {
     next: Option<String>,
@@ -209,26 +242,17 @@ pub async fn login_page(
     if let Ok(Some(_)) = browser_user(&state, &headers).await {
         return Redirect::to(&next).into_response();
     }
-    if state
-        .store
-        .user_count()
-        .await
-        .map(|n| n == 0)
-        .unwrap_or(false)
-    {
+    if first_run(&state).await {
         return Redirect::to("/register").into_response();
     }
-    render(
+    auth_form(
         StatusCode::OK,
-        &LoginPage {
-            l: Layout::signed_out("login"),
-            first_run: false,
-            register: false,
-            registration_open: state.registration_open,
-            error: None,
-            next,
-            email: String::new(),
-        },
+        &state,
+        false,
+        false,
+        None,
+        next,
+        String::new(),
     )
 }
 
@@ -253,17 +277,14 @@ pub async fn login(
     };
     match started.await {
         Ok((cookie, _)) => signed_in_redirect(&next, cookie),
-        Err(problem) => render(
+        Err(problem) => auth_form(
             problem.status_code(),
-            &LoginPage {
-                l: Layout::signed_out("login"),
-                first_run: false,
-                register: false,
-                registration_open: state.registration_open,
-                error: Some(problem.detail),
-                next,
-                email: form.email,
-            },
+            &state,
+            false,
+            false,
+            Some(problem.detail),
+            next,
+            form.email,
         ),
     }
 }
@@ -283,12 +304,7 @@ pub async fn register_page(
     if let Ok(Some(_)) = browser_user(&state, &headers).await {
         return Redirect::to(&next).into_response();
     }
-    let first_run = state
-        .store
-        .user_count()
-        .await
-        .map(|n| n == 0)
-        .unwrap_or(false);
+    let first_run = first_run(&state).await;
     if !first_run && !state.registration_open {
         return message(
             StatusCode::FORBIDDEN,
@@ -297,17 +313,14 @@ pub async fn register_page(
             "Accounts on this instance are created by an admin. Ask one to create yours, then sign in.",
         );
     }
-    render(
+    auth_form(
         StatusCode::OK,
-        &LoginPage {
-            l: Layout::signed_out("register"),
-            first_run,
-            register: true,
-            registration_open: state.registration_open,
-            error: None,
-            next,
-            email: String::new(),
-        },
+        &state,
+        true,
+        first_run,
+        None,
+        next,
+        String::new(),
     )
 }
 
@@ -322,12 +335,7 @@ pub async fn register(
     }
     let next = safe_next(form.next.as_deref());
     let ip = client.and_then(|Extension(ClientAddr(ip))| ip);
-    let first_run = state
-        .store
-        .user_count()
-        .await
-        .map(|n| n == 0)
-        .unwrap_or(false);
+    let first_run = first_run(&state).await;
     let created = async {
         let _registered = create_account(
             &state,
@@ -346,17 +354,14 @@ pub async fn register(
     };
     match created.await {
         Ok((cookie, _)) => signed_in_redirect(&next, cookie),
-        Err(problem) => render(
+        Err(problem) => auth_form(
             problem.status_code(),
-            &LoginPage {
-                l: Layout::signed_out("register"),
-                first_run,
-                register: true,
-                registration_open: state.registration_open,
-                error: Some(problem.detail),
-                next,
-                email: form.email,
-            },
+            &state,
+            true,
+            first_run,
+            Some(problem.detail),
+            next,
+            form.email,
         ),
     }
 }

@@ -522,7 +522,7 @@ async fn static_files_are_served_with_their_types_and_kept_by_browsers() {
         );
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     }
-    let (status, _) = get_json_with(&app.anonymous, &app.url("/static/../Cargo.toml")).await;
+    let (status, _) = get_json_with(&app.anonymous, &app.url("/static/..%2FCargo.toml")).await;
     assert_eq!(status, 404);
     let (status, _) = get_json_with(&app.anonymous, &app.url("/static/nope.js")).await;
     assert_eq!(status, 404);

@@ -30,6 +30,35 @@ fn python() -> Option<PathBuf> {
     None
 }
 
+/// Runs a client script with the environment given; returns what it printed, and fails the
+/// test when the script failed.
+fn run_script(python: &Path, script: &str, env: &[(&str, String)]) -> String {
+    let output = Command::new(python)
+        .arg(repo().join("tests/clients").join(script))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{script} failed: {said}");
+    said
+}
+
+/// The variables an OpenTelemetry exporter is pointed with, as a user sets them.
+fn otlp_env(url: &str, key: &str) -> [(&'static str, String); 2] {
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", url.to_owned()),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            format!("Authorization=Bearer%20{key}"),
+        ),
+    ]
+}
+
 struct Server {
     child: Child,
     url: String,
@@ -159,21 +188,7 @@ async fn the_opentelemetry_sdk_exports_protobuf_and_json_to_v1_traces() {
     };
     let server = serve();
     let (token, key) = account(&server.url).await;
-    let output = Command::new(python)
-        .arg(repo().join("tests/clients/otel_sdk.py"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &server.url)
-        .env(
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            format!("Authorization=Bearer%20{key}"),
-        )
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{said}");
+    let said = run_script(&python, "otel_sdk.py", &otlp_env(&server.url, &key));
     assert!(!said.contains("Failed to export"), "{said}");
 
     let traces = traces(&server.url, &token).await;
@@ -231,19 +246,14 @@ async fn the_openai_agents_sdk_exports_its_runs_to_v1_traces_ingest() {
     };
     let server = serve();
     let (token, key) = account(&server.url).await;
-    let output = Command::new(python)
-        .arg(repo().join("tests/clients/openai_agents_sdk.py"))
-        .env("AGENTTRACE_URL", &server.url)
-        .env("AGENTTRACE_KEY", &key)
-        .env_remove("OPENAI_API_KEY")
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let said = run_script(
+        &python,
+        "openai_agents_sdk.py",
+        &[
+            ("AGENTTRACE_URL", server.url.clone()),
+            ("AGENTTRACE_KEY", key.clone()),
+        ],
     );
-    assert!(output.status.success(), "{said}");
     assert!(said.contains("final: The answer is 3"), "{said}");
 
     let traces = traces(&server.url, &token).await;
@@ -294,21 +304,11 @@ async fn openinference_langchain_spans_become_a_readable_agent_run() {
     };
     let server = serve();
     let (token, key) = account(&server.url).await;
-    let output = Command::new(python)
-        .arg(repo().join("tests/clients/openinference_langchain.py"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &server.url)
-        .env(
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            format!("Authorization=Bearer%20{key}"),
-        )
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let said = run_script(
+        &python,
+        "openinference_langchain.py",
+        &otlp_env(&server.url, &key),
     );
-    assert!(output.status.success(), "{said}");
     assert!(said.contains("final: The answer is 3"), "{said}");
 
     let traces = traces(&server.url, &token).await;
